@@ -1,0 +1,66 @@
+"""Pure data types every part of dualtrack shares: spec, job, states, snapshot, placement, explanation.
+
+A leaf: it imports nothing else of the project (only the standard library, pydantic and PyYAML), so
+``adapters/`` and ``policies/`` may import it without pulling in gRPC, SQLAlchemy or the broker.
+"""
+
+from broker.domain.backend import BackendPhase, BackendRef, FailureKind, Feature, ManagedJob, Observed
+from broker.domain.job import (
+    TERMINAL_STATES,
+    TRANSITIONS,
+    EventType,
+    InvalidTransition,
+    Job,
+    JobEvent,
+    JobState,
+    backend_object_name,
+    can_transition,
+    new_job_id,
+    parse_backend_object_name,
+)
+from broker.domain.placement import (
+    CandidateEvaluation,
+    Explanation,
+    FilterStatus,
+    FilterVerdict,
+    Placement,
+    ScoreRecord,
+)
+from broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
+
+__all__ = [
+    "TERMINAL_STATES",
+    "TRANSITIONS",
+    "BackendPhase",
+    "BackendRef",
+    "CandidateEvaluation",
+    "ClusterSnapshot",
+    "EventType",
+    "Explanation",
+    "FailureKind",
+    "Feature",
+    "FieldIssue",
+    "FilterStatus",
+    "FilterVerdict",
+    "InvalidTransition",
+    "Job",
+    "JobEvent",
+    "JobSpec",
+    "JobState",
+    "ManagedJob",
+    "NodeCapacity",
+    "Observed",
+    "Placement",
+    "PoolCapacity",
+    "ScoreRecord",
+    "SpecError",
+    "Switch",
+    "TrainingSpec",
+    "backend_object_name",
+    "can_transition",
+    "new_job_id",
+    "parse_backend_object_name",
+    "parse_spec",
+    "parse_spec_yaml",
+]

@@ -1,0 +1,160 @@
+"""A job as the broker tracks it, its lifecycle states and the one table of allowed transitions.
+
+Design section 5: ``ACCEPTED -> PLACED -> SUBMITTED -> QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED``,
+plus ``REROUTING`` (leaving one backend for another) and retry attempts (back to ``ACCEPTED`` with the attempt
+number raised). The store applies transitions with compare-and-set against ``TRANSITIONS``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from broker.domain.backend import BackendRef
+from broker.domain.placement import Explanation, Placement
+from broker.domain.spec import JobSpec
+
+
+class JobState(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    PLACED = "PLACED"
+    SUBMITTED = "SUBMITTED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    REROUTING = "REROUTING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def on_backend(self) -> bool:
+        """True where a backend object may exist for the current attempt."""
+        return self in {JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING, JobState.REROUTING}
+
+
+TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+_S = JobState
+# from-state -> the states it may move to. ACCEPTED as a target from a backend state is a retry (attempt + 1).
+TRANSITIONS: Mapping[JobState, frozenset[JobState]] = {
+    _S.ACCEPTED: frozenset({_S.PLACED, _S.FAILED, _S.CANCELLED}),
+    _S.PLACED: frozenset({_S.SUBMITTED, _S.ACCEPTED, _S.FAILED, _S.CANCELLED}),
+    _S.SUBMITTED: frozenset({_S.QUEUED, _S.RUNNING, _S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.REROUTING,
+                             _S.ACCEPTED}),
+    _S.QUEUED: frozenset({_S.RUNNING, _S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.REROUTING, _S.ACCEPTED}),
+    _S.RUNNING: frozenset({_S.SUCCEEDED, _S.FAILED, _S.CANCELLED, _S.REROUTING, _S.ACCEPTED}),
+    _S.REROUTING: frozenset({_S.PLACED, _S.ACCEPTED, _S.FAILED, _S.CANCELLED}),
+    _S.SUCCEEDED: frozenset(),
+    _S.FAILED: frozenset(),
+    _S.CANCELLED: frozenset(),
+}
+
+
+def can_transition(source: JobState, target: JobState) -> bool:
+    """True when the lifecycle table allows ``source -> target``."""
+    return target in TRANSITIONS[source]
+
+
+class InvalidTransition(ValueError):
+    """A transition the lifecycle table does not allow."""
+
+    def __init__(self, job_id: str, source: JobState, target: JobState):
+        self.job_id, self.source, self.target = job_id, source, target
+        super().__init__(f"job {job_id}: {source} -> {target} is not an allowed transition")
+
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # lowercase base32: DNS-safe and sortable
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A 13-character id, lowercase and DNS-1123 safe, sortable by creation time (48-bit ms + 17 random bits)."""
+    millis = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(3), "big") & ((1 << 17) - 1)
+    value = (millis << 17) | rand
+    chars = []
+    for _ in range(13):
+        value, digit = divmod(value, 32)
+        chars.append(_ALPHABET[digit])
+    return "j" + "".join(reversed(chars))[1:]
+
+
+def backend_object_name(job_id: str, attempt: int) -> str:
+    """The name every backend object of one attempt carries: ``dt-<id>-<attempt>``."""
+    return f"dt-{job_id}-{attempt}"
+
+
+def parse_backend_object_name(name: str) -> tuple[str, int] | None:
+    """Inverse of backend_object_name; None for names the broker did not make."""
+    if not name.startswith("dt-"):
+        return None
+    job_id, _, attempt = name[3:].rpartition("-")
+    if not job_id or not attempt.isdigit():
+        return None
+    return job_id, int(attempt)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The broker's record of one job. Immutable: the store returns a new value after every change."""
+
+    id: str
+    spec: JobSpec
+    state: JobState = JobState.ACCEPTED
+    attempt: int = 1
+    backend: str | None = None
+    backend_ref: BackendRef | None = None
+    placement: Placement | None = None
+    explanation: Explanation | None = None
+    image_ref: str | None = None  # the digest-pinned image, once resolved
+    reason: str = ""
+    exit_code: int | None = None
+    idempotency_key: str | None = None
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+    state_since: float = field(default_factory=time.time)
+    version: int = 1
+    excluded_backends: tuple[str, ...] = ()  # left by reroutes; placement avoids them for later attempts
+
+    @property
+    def tenant(self) -> str:
+        return self.spec.metadata.tenant
+
+    @property
+    def name(self) -> str:
+        return self.spec.metadata.name
+
+    @property
+    def object_name(self) -> str:
+        return backend_object_name(self.id, self.attempt)
+
+    def evolve(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+
+class EventType(StrEnum):
+    STATE = "state"
+    PLACEMENT = "placement"
+    NOTE = "note"
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One row of the append-only audit log; ``seq`` orders all events of the store."""
+
+    seq: int
+    job_id: str
+    at: float
+    type: EventType
+    state: JobState | None
+    previous_state: JobState | None
+    message: str
+    attempt: int = 1
+    backend: str | None = None

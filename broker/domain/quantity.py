@@ -1,0 +1,81 @@
+"""Parsing of the human-friendly quantities a job spec carries: durations and memory sizes.
+
+Pure functions, used by the spec validators (and by adapters that print them back). They raise
+``ValueError`` with a message meant for a user; the spec turns it into a field-path error.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+_DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
+_MEMORY_UNITS = {
+    None: 1,
+    "k": 1000,
+    "K": 1000,
+    "M": 1000**2,
+    "G": 1000**3,
+    "T": 1000**4,
+    "Ki": 1024,
+    "Mi": 1024**2,
+    "Gi": 1024**3,
+    "Ti": 1024**4,
+}
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Return whole seconds for ``90``, ``"90s"``, ``"30m"``, ``"1h30m"``, ``"2d"`` or ``"HH:MM:SS"``.
+
+    Raises ValueError for anything else or for a duration that is not positive.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 30m, 24h or 1h30m")
+    if isinstance(value, int | float):
+        seconds = int(value)
+    else:
+        text = value.strip()
+        if re.fullmatch(r"\d+:\d{2}:\d{2}", text):
+            h, m, s = (int(p) for p in text.split(":"))
+            seconds = h * 3600 + m * 60 + s
+        elif re.fullmatch(r"\d+", text):
+            seconds = int(text)
+        else:
+            parts = _DURATION_PART.findall(text)
+            if not parts or "".join(n + u for n, u in parts) != text:
+                raise ValueError(f"{value!r} is not a duration; use forms such as 90s, 30m, 24h or 1h30m")
+            seconds = int(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+    if seconds <= 0:
+        raise ValueError("must be a positive duration")
+    return seconds
+
+
+def format_duration(seconds: int) -> str:
+    """Return the shortest ``1h30m``-style text for whole seconds (inverse of parse_duration)."""
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            count, seconds = divmod(seconds, size)
+            out.append(f"{count}{unit}")
+    return "".join(out) or "0s"
+
+
+def parse_memory(value: str | int) -> int:
+    """Return bytes for a Kubernetes-style quantity (``64Gi``, ``512Mi``, ``1G``, or plain bytes).
+
+    Raises ValueError for anything else or for a size that is not positive.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a memory size such as 64Gi or 512Mi")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _MEMORY.fullmatch(value.strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a memory size; use forms such as 64Gi, 512Mi or 1G")
+        size = int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+    if size <= 0:
+        raise ValueError("must be a positive memory size")
+    return size

@@ -1,0 +1,441 @@
+"""The unified job spec: ``apiVersion: dualtrack/v1``, ``kind: TrainingJob`` (design section 2).
+
+One YAML document, the same message in proto. Field names follow Kubernetes conventions (camelCase); the
+``yolo`` block uses ultralytics' own argument names. Every model forbids unknown fields, so a typo such as
+``gpusPerWroker`` is an error and never silently ignored.
+
+Entry points:
+- ``parse_spec_yaml(text)`` / ``parse_spec(data)`` return a ``JobSpec`` or raise ``SpecError`` carrying *all*
+  problems of the document at once, each with its field path (``spec.resources.workers: must be >= 1``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from broker.domain.quantity import parse_duration, parse_memory
+
+API_VERSION = "dualtrack/v1"
+KIND = "TrainingJob"
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A Docker/OCI reference: [host[:port]/]path[:tag][@digest]. No whitespace or shell metacharacters.
+IMAGE_REF = re.compile(
+    r"^(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+GPU_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_NAME = 40  # leaves room for the backend name dt-<id>-<attempt> plus a suffix inside 63 characters
+
+PRIORITY_CLASSES: Mapping[str, int] = {"low": 10, "normal": 100, "high": 1000}
+
+# Ultralytics train arguments a user may set in yolo.args (field names of ultralytics' cfg/default.yaml).
+# The ones with their own typed field in YoloSpec are not repeated here.
+YOLO_EXTRA_ARGS = frozenset(
+    "time patience save save_period cache pretrained optimizer verbose seed deterministic single_cls rect "
+    "cos_lr close_mosaic amp fraction profile freeze multi_scale compile overlap_mask mask_ratio dropout "
+    "val split save_json conf iou max_det plots lr0 lrf momentum weight_decay warmup_epochs "
+    "warmup_momentum warmup_bias_lr box cls dfl pose kobj nbs hsv_h hsv_s hsv_v degrees translate scale "
+    "shear perspective flipud fliplr bgr mosaic mixup cutmix copy_paste copy_paste_mode auto_augment "
+    "erasing cfg exist_ok".split()
+)
+NO_CONTROL_CHARS = re.compile(r"^[^\x00-\x1f\x7f]*$")
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One problem of a spec: where it is (dotted path) and why."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SpecError(ValueError):
+    """A job spec is malformed. ``issues`` lists every problem found, each with its field path."""
+
+    def __init__(self, issues: list[FieldIssue]):
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+
+class FieldValueError(ValueError):
+    """Raised by a model-level check to blame one field below the model (``field`` is relative)."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+
+def _priority(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in PRIORITY_CLASSES:
+            raise ValueError(f"{value!r} is not a number or one of {', '.join(PRIORITY_CLASSES)}")
+        return PRIORITY_CLASSES[value]
+    if isinstance(value, bool):
+        raise ValueError("must be a number or one of low, normal, high")
+    return value
+
+
+def _duration(value: Any) -> Any:
+    return None if value is None else parse_duration(value)
+
+
+def _memory(value: Any) -> Any:
+    return parse_memory(value)
+
+
+Duration = Annotated[int, BeforeValidator(_duration)]
+Memory = Annotated[int, BeforeValidator(_memory)]
+Priority = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_priority)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=False)
+
+
+class Track(StrEnum):
+    AUTO = "auto"
+    KUBERNETES = "kubernetes"
+    SLURM = "slurm"
+
+
+class TopologyTier(StrEnum):
+    NODE = "node"
+    SWITCH = "switch"
+    ANY = "any"
+
+
+class TopologyMode(StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+
+
+def _dns_label(value: str, what: str) -> str:
+    if len(value) > MAX_NAME:
+        raise ValueError(f"must be at most {MAX_NAME} characters (got {len(value)})")
+    if not DNS1123_LABEL.match(value):
+        raise ValueError(
+            f"{what} {value!r} is not a DNS-1123 label: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+class Metadata(_Model):
+    name: str
+    tenant: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, "name")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, v: str) -> str:
+        return _dns_label(v, "tenant")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not LABEL_KEY.match(key) or len(key) > 253:
+                raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
+            if not LABEL_VALUE.match(value) or len(value) > 63:
+                raise ValueError(f"label value {value!r} of {key!r} is not a valid Kubernetes label value")
+        return v
+
+
+Scalar = str | int | float | bool
+
+
+class YoloSpec(_Model):
+    """An ultralytics training run; rendered to ``yolo <task> <mode> key=value ...`` (see domain.launch)."""
+
+    task: Literal["detect", "segment", "classify", "pose", "obb"] = "detect"
+    mode: Literal["train"] = "train"
+    model: str
+    data: str
+    epochs: int = Field(default=100, ge=1, le=100_000)
+    imgsz: int = Field(default=640, ge=32, le=8192)
+    batch: int | float = 16
+    workers: int = Field(default=8, ge=0, le=256, description="dataloader workers per rank (ultralytics)")
+    device: str | None = None
+    resume: bool | str = False
+    project: str | None = None
+    name: str | None = None
+    args: dict[str, Scalar] = Field(default_factory=dict)
+
+    @field_validator("model", "data", "project", "name", "device")
+    @classmethod
+    def _printable(cls, v: str | None) -> str | None:
+        if v is not None and (not v or not NO_CONTROL_CHARS.match(v)):
+            raise ValueError("must be a non-empty string without control characters")
+        return v
+
+    @field_validator("batch")
+    @classmethod
+    def _batch(cls, v: int | float) -> int | float:
+        if isinstance(v, bool):
+            raise ValueError("must be a number")
+        if isinstance(v, int) and (v == -1 or v >= 1):
+            return v
+        if isinstance(v, float) and 0.0 < v < 1.0:
+            return v
+        raise ValueError("must be -1 (AutoBatch), an integer >= 1, or a fraction between 0 and 1")
+
+    @field_validator("args")
+    @classmethod
+    def _args(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, value in v.items():
+            if key not in YOLO_EXTRA_ARGS:
+                raise ValueError(f"{key!r} is not an ultralytics train argument dualtrack passes through")
+            if isinstance(value, str) and not NO_CONTROL_CHARS.match(value):
+                raise ValueError(f"value of {key!r} has control characters")
+        return v
+
+
+class Resources(_Model):
+    workers: int = Field(default=1, ge=1, le=4096)
+    gpus_per_worker: int = Field(default=1, ge=0, le=64, alias="gpusPerWorker")
+    gpu_type: str | None = Field(default=None, alias="gpuType")
+    cpus_per_worker: int = Field(default=4, ge=1, le=1024, alias="cpusPerWorker")
+    memory_per_worker: Memory = Field(default=16 * 1024**3, alias="memoryPerWorker")
+
+    @field_validator("gpu_type")
+    @classmethod
+    def _gpu_type(cls, v: str | None) -> str | None:
+        if v is not None and not GPU_TYPE.match(v):
+            raise ValueError("must be a lowercase GPU model such as a100 or h100")
+        return v
+
+    @property
+    def total_gpus(self) -> int:
+        return self.workers * self.gpus_per_worker
+
+
+class Gang(_Model):
+    min_available: int | None = Field(default=None, ge=1, alias="minAvailable")
+
+
+class Topology(_Model):
+    tier: TopologyTier = TopologyTier.ANY
+    mode: TopologyMode = TopologyMode.SOFT
+
+
+class PlacementRequest(_Model):
+    track: Track = Track.AUTO
+    backends: list[str] = Field(default_factory=list)
+
+    @field_validator("backends")
+    @classmethod
+    def _backends(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _dns_label(name, "backend")
+        return v
+
+
+class Retry(_Model):
+    max_attempts: int = Field(default=3, ge=1, le=20, alias="maxAttempts")
+    on_user_error: bool = Field(default=False, alias="onUserError")
+
+
+class Reroute(_Model):
+    pending_timeout: Duration | None = Field(default=None, alias="pendingTimeout")
+
+
+class TrainingSpec(_Model):
+    image: str
+    yolo: YoloSpec | None = None
+    command: list[str] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    gang: Gang = Field(default_factory=Gang)
+    topology: Topology = Field(default_factory=Topology)
+    datasets: list[str] = Field(default_factory=list)
+    placement: PlacementRequest = Field(default_factory=PlacementRequest)
+    priority: Priority = 100
+    time_limit: Duration = Field(default=24 * 3600, alias="timeLimit")
+    retry: Retry = Field(default_factory=Retry)
+    reroute: Reroute = Field(default_factory=Reroute)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        if not IMAGE_REF.match(v):
+            raise ValueError(f"{v!r} is not a Docker/OCI image reference such as ultralytics/ultralytics:8.3.40")
+        return v
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None:
+            if not v or not v[0]:
+                raise ValueError("must name a program to run")
+            for arg in v:
+                if "\x00" in arg:
+                    raise ValueError("arguments may not contain NUL bytes")
+        return v
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not ENV_NAME.match(key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+            if "\x00" in value:
+                raise ValueError(f"value of {key!r} contains a NUL byte")
+        return v
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, v: list[str]) -> list[str]:
+        for name in v:
+            _dns_label(name, "dataset")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingSpec:
+        if (self.yolo is None) == (self.command is None):
+            raise ValueError("exactly one of spec.yolo or spec.command must be given")
+        gang = self.gang.min_available
+        if gang is not None and gang > self.resources.workers:
+            raise FieldValueError(
+                "gang.minAvailable", f"{gang} exceeds spec.resources.workers ({self.resources.workers})"
+            )
+        return self
+
+    @property
+    def priority_class(self) -> str:
+        """The named class of the priority: the highest class whose value it reaches."""
+        reached = [name for name, value in PRIORITY_CLASSES.items() if value <= self.priority]
+        return max(reached, key=lambda n: PRIORITY_CLASSES[n]) if reached else "low"
+
+    @property
+    def min_available(self) -> int:
+        return self.gang.min_available or self.resources.workers
+
+
+class JobSpec(_Model):
+    """The whole document a user submits."""
+
+    api_version: Literal["dualtrack/v1"] = Field(alias="apiVersion")
+    kind: Literal["TrainingJob"]
+    metadata: Metadata
+    spec: TrainingSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON-able form (camelCase, defaults filled), stable for hashing and storage."""
+        return self.model_dump(by_alias=True, mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _issue_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"int", "float", "str", "bool", "list[str]"} or item.startswith(("function-", "json-")):
+            continue  # pydantic's union-branch markers are not part of the user's path
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts)
+
+
+def _issue_message(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    ctx = err.get("ctx") or {}
+    friendly = {
+        "greater_than_equal": "must be >= {ge}",
+        "greater_than": "must be > {gt}",
+        "less_than_equal": "must be <= {le}",
+        "less_than": "must be < {lt}",
+        "int_parsing": "must be an integer",
+        "int_type": "must be an integer",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "string_type": "must be a string",
+        "bool_parsing": "must be true or false",
+        "bool_type": "must be true or false",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "literal_error": "must be one of {expected}",
+        "enum": "must be one of {expected}",
+    }
+    if kind in friendly:
+        try:
+            return friendly[kind].format(**ctx)
+        except (KeyError, IndexError):
+            pass
+    message = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return message
+
+
+def issues_from_validation(error: ValidationError) -> list[FieldIssue]:
+    """Turn pydantic's errors into field-path issues, one per path (union noise folded away)."""
+    seen: dict[str, FieldIssue] = {}
+    for err in error.errors():
+        path = _issue_path(tuple(err["loc"]))
+        message = _issue_message(err)
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldValueError):
+            path = f"{path}.{cause.field}" if path else cause.field
+            message = cause.message
+        seen.setdefault(path, FieldIssue(path, message))
+    return list(seen.values())
+
+
+def parse_spec(data: Any) -> JobSpec:
+    """Validate a decoded document. Raises SpecError listing every problem."""
+    if not isinstance(data, dict):
+        raise SpecError([FieldIssue("", "a job spec must be a YAML mapping with apiVersion, kind, metadata, spec")])
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(issues_from_validation(exc)) from None
+
+
+def parse_spec_yaml(text: str) -> JobSpec:
+    """Parse and validate one YAML document. Raises SpecError (malformed YAML included, with line:column)."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([FieldIssue("", f"malformed YAML: {where}{problem}")]) from None
+    return parse_spec(data)
