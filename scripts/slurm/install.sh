@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the Debian packages of the local Slurm cluster (scripts/slurm/start.sh). Idempotent: packages that
+# are already installed are skipped, and `apt-get update` runs at most once, only when something is missing.
+# Needs root. Usage: scripts/slurm/install.sh
+set -euo pipefail
+
+PACKAGES=(
+  slurm-wlm slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin libslurm-dev munge
+  mariadb-server slurmdbd slurm-wlm-mysql-plugin
+  openssh-server openssh-client
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install.sh: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install.sh: must run as root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Debian's maintainer scripts may start daemons where an init system exists; this project starts its own.
+echo "install.sh: done"
