@@ -1,0 +1,113 @@
+"""Fixtures for the Prometheus integration tests: a broker serving /metrics and a real Prometheus scraping it.
+
+Needs Debian's ``prometheus`` binary (``scripts/prometheus/install.sh``); skips with a message without it.
+Each test session gets its own Prometheus (own port and data directory under pytest's tmp_path), started
+and stopped by scripts/prometheus/start.sh and stop.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCRIPTS = REPO / "scripts" / "prometheus"
+DRIVER = Path(__file__).with_name("activity_driver.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def api(self, path: str, **params: str) -> Any:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=10) as response:
+            body = json.loads(response.read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        """The instant-query result vector of ``expr`` (raises on a PromQL error)."""
+        try:
+            data = self.api("query", query=expr)
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{expr}: {error.read().decode()}") from error
+        result: list[dict[str, Any]] = data["result"] if data["resultType"] == "vector" else [data["result"]]
+        return result
+
+
+@dataclass
+class BrokerUnderTest:
+    metrics_target: str  # host:port of /metrics
+    kind: str  # "driver" (tests/integration/prometheus/activity_driver.py) or "serve" (dualtrack serve)
+
+
+@pytest.fixture(scope="module")
+def broker_under_test() -> Iterator[BrokerUnderTest]:
+    """The in-test driver process playing broker over two in-memory clusters (see activity_driver.py)."""
+    process = subprocess.Popen([sys.executable, str(DRIVER), "--port", "0"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("PORT "):
+            process.kill()
+            _, err = process.communicate(timeout=10)
+            pytest.fail(f"activity driver did not start: {line!r} {err}")
+        yield BrokerUnderTest(f"127.0.0.1:{int(line.split()[1])}", "driver")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    broker_under_test: BrokerUnderTest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    if shutil.which("prometheus") is None:
+        pytest.skip("Debian's prometheus binary is not installed (scripts/prometheus/install.sh)")
+    env = {**os.environ, "DUALTRACK_PROM_DIR": str(tmp_path_factory.mktemp("prom")),
+           "DUALTRACK_PROM_PORT": str(free_port())}
+    started = subprocess.run([str(SCRIPTS / "start.sh"), broker_under_test.metrics_target], env=env,
+                             capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        subprocess.run([str(SCRIPTS / "stop.sh")], env=env, timeout=60)
+        pytest.fail(f"scripts/prometheus/start.sh failed: {started.stdout}{started.stderr}")
+    try:
+        yield Prometheus(started.stdout.strip().splitlines()[-1])
+    finally:
+        subprocess.run([str(SCRIPTS / "stop.sh")], env=env, timeout=60)
+
+
+def wait_until(condition: Any, timeout_s: float, interval_s: float = 1.0) -> bool:
+    """Poll ``condition()`` until it is truthy or ``timeout_s`` passed; returns its last value as bool."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval_s)
