@@ -50,14 +50,15 @@ PRIORITY_CLASSES: Mapping[str, int] = {"low": 10, "normal": 100, "high": 1000}
 
 # Ultralytics train arguments a user may set in yolo.args (field names of ultralytics' cfg/default.yaml).
 # The ones with their own typed field in YoloSpec are not repeated here.
-YOLO_EXTRA_ARGS = frozenset(
-    "time patience save save_period cache pretrained optimizer verbose seed deterministic single_cls rect "
-    "cos_lr close_mosaic amp fraction profile freeze multi_scale compile overlap_mask mask_ratio dropout "
-    "val split save_json conf iou max_det plots lr0 lrf momentum weight_decay warmup_epochs "
-    "warmup_momentum warmup_bias_lr box cls dfl pose kobj nbs hsv_h hsv_s hsv_v degrees translate scale "
-    "shear perspective flipud fliplr bgr mosaic mixup cutmix copy_paste copy_paste_mode auto_augment "
-    "erasing cfg exist_ok".split()
-)
+YOLO_EXTRA_ARGS = frozenset({
+    "time", "patience", "save", "save_period", "cache", "pretrained", "optimizer", "verbose", "seed",
+    "deterministic", "single_cls", "rect", "cos_lr", "close_mosaic", "amp", "fraction", "profile", "freeze",
+    "multi_scale", "compile", "overlap_mask", "mask_ratio", "dropout", "val", "split", "save_json", "conf",
+    "iou", "max_det", "plots", "lr0", "lrf", "momentum", "weight_decay", "warmup_epochs", "warmup_momentum",
+    "warmup_bias_lr", "box", "cls", "dfl", "pose", "kobj", "nbs", "hsv_h", "hsv_s", "hsv_v", "degrees",
+    "translate", "scale", "shear", "perspective", "flipud", "fliplr", "bgr", "mosaic", "mixup", "cutmix",
+    "copy_paste", "copy_paste_mode", "auto_augment", "erasing", "cfg", "exist_ok",
+})
 NO_CONTROL_CHARS = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 

@@ -1,0 +1,208 @@
+"""proto <-> domain conversions for the dualtrack.v1 API. No business logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from broker.domain import (
+    CandidateEvaluation,
+    Explanation,
+    FilterStatus,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+)
+from broker.domain.quantity import format_duration
+from broker.handlers.inspect import BackendStatus
+from broker.handlers.specs import SpecSource
+from proto.dualtrack.v1 import broker_pb2 as pb
+
+_TRACK_OF_KIND = {"volcano": "kubernetes", "slurm": "slurm"}
+
+
+def timestamp(seconds: float | None) -> Timestamp | None:
+    if seconds is None:
+        return None
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def state_to_pb(state: JobState | None) -> int:
+    return pb.JobState.Value(state.value) if state is not None else pb.JOB_STATE_UNSPECIFIED
+
+
+def state_from_pb(value: int) -> JobState:
+    return JobState(pb.JobState.Name(value))
+
+
+def filter_status_to_pb(status: FilterStatus) -> int:
+    return pb.FilterStatus.Value(status.value)
+
+
+# -- specs -----------------------------------------------------------------------------------------
+def spec_source(request: Any) -> SpecSource:
+    """SpecSource from a request with a ``source`` oneof of ``spec`` / ``spec_yaml``."""
+    which = request.WhichOneof("source")
+    if which == "spec_yaml":
+        return SpecSource(yaml_text=request.spec_yaml)
+    if which == "spec":
+        return SpecSource(data=spec_dict_from_pb(request.spec))
+    return SpecSource()
+
+
+def spec_dict_from_pb(message: pb.JobSpec) -> dict[str, Any]:
+    """The camelCase document the spec validator reads, from the typed message (unset fields left out)."""
+    data: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=False)
+    spec = data.get("spec")
+    if isinstance(spec, dict):
+        if "priorityName" in spec:
+            spec["priority"] = spec.pop("priorityName")
+        for key in ("timeLimit",):
+            if spec.get(key) == "":
+                spec.pop(key)
+        reroute = spec.get("reroute")
+        if isinstance(reroute, dict) and reroute.get("pendingTimeout") == "":
+            reroute.pop("pendingTimeout")
+        yolo = spec.get("yolo")
+        if isinstance(yolo, dict):
+            batch = yolo.get("batch")
+            if isinstance(batch, float) and batch.is_integer():
+                yolo["batch"] = int(batch)
+            for key, value in list(yolo.get("args", {}).items()):
+                if isinstance(value, float) and value.is_integer():
+                    yolo["args"][key] = int(value)
+            for key in ("task", "mode"):
+                if yolo.get(key) == "":
+                    yolo.pop(key)
+        for section, keys in (("topology", ("tier", "mode")), ("placement", ("track",))):
+            block = spec.get(section)
+            if isinstance(block, dict):
+                for key in keys:
+                    if block.get(key) == "":
+                        block.pop(key)
+    return data
+
+
+def spec_to_pb(spec: JobSpec) -> pb.JobSpec:
+    data = spec.to_dict()
+    body = data["spec"]
+    body["timeLimit"] = format_duration(body["timeLimit"])
+    body["resources"]["memoryPerWorker"] = str(body["resources"]["memoryPerWorker"])
+    pending = body["reroute"].get("pendingTimeout")
+    body["reroute"] = {"pendingTimeout": format_duration(pending)} if pending else {}
+    for key in ("yolo", "command"):
+        if body.get(key) is None:
+            body.pop(key, None)
+    for key, value in list(body.get("gang", {}).items()):
+        if value is None:
+            body["gang"].pop(key)
+    for key, value in list((body.get("yolo") or {}).items()):
+        if value is None:
+            body["yolo"].pop(key)
+    if body["resources"].get("gpuType") is None:
+        body["resources"].pop("gpuType")
+    return json_format.ParseDict(data, pb.JobSpec())
+
+
+# -- jobs ------------------------------------------------------------------------------------------
+def explanation_to_pb(explanation: Explanation | None) -> pb.Explanation | None:
+    if explanation is None:
+        return None
+    return pb.Explanation(
+        decided_at=timestamp(explanation.decided_at),
+        winner=explanation.winner or "",
+        winner_pool=explanation.winner_pool or "",
+        summary=explanation.summary,
+        candidates=[_candidate_to_pb(c) for c in explanation.candidates],
+    )
+
+
+def _candidate_to_pb(c: CandidateEvaluation) -> pb.CandidateEvaluation:
+    return pb.CandidateEvaluation(
+        backend=c.backend,
+        pool=c.pool or "",
+        status=filter_status_to_pb(c.status),
+        verdicts=[pb.FilterVerdict(plugin=v.plugin, status=filter_status_to_pb(v.status), reason=v.reason)
+                  for v in c.verdicts],
+        scores=[pb.ScoreRecord(plugin=s.plugin, raw=s.raw, weight=s.weight, weighted=s.weighted, detail=s.detail)
+                for s in c.scores],
+        total=c.total,
+    )
+
+
+def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True) -> pb.Job:
+    message = pb.Job(
+        id=job.id,
+        name=job.name,
+        tenant=job.tenant,
+        state=state_to_pb(job.state),
+        attempt=job.attempt,
+        backend=job.backend or "",
+        track=track,
+        backend_job_id=job.backend_ref.native_id if job.backend_ref else "",
+        object_name=job.object_name,
+        reason=job.reason,
+        image_ref=job.image_ref or "",
+        created_at=timestamp(job.created_at),
+        updated_at=timestamp(job.updated_at),
+        state_since=timestamp(job.state_since),
+        spec_yaml=spec_yaml,
+    )
+    if job.exit_code is not None:
+        message.exit_code = job.exit_code
+    if full:
+        message.spec.CopyFrom(spec_to_pb(job.spec))
+        explanation = explanation_to_pb(job.explanation)
+        if explanation is not None:
+            message.explanation.CopyFrom(explanation)
+    return message
+
+
+def event_to_pb(event: JobEvent) -> pb.JobEvent:
+    return pb.JobEvent(
+        seq=event.seq,
+        job_id=event.job_id,
+        at=timestamp(event.at),
+        type=event.type.value,
+        state=state_to_pb(event.state),
+        previous_state=state_to_pb(event.previous_state),
+        message=event.message,
+        attempt=event.attempt,
+        backend=event.backend or "",
+    )
+
+
+def backend_to_pb(status: BackendStatus) -> pb.Backend:
+    snap = status.snapshot
+    message = pb.Backend(
+        name=status.name,
+        kind=status.kind,
+        track=status.track,
+        healthy=status.health.up and (snap is None or snap.healthy),
+        error=status.health.last_error or (snap.error if snap else ""),
+        unsupported=status.unsupported,
+    )
+    if snap is not None and snap.healthy:
+        message.gpus_total = snap.gpus_total
+        message.gpus_free = snap.gpus_free
+        message.gpus.extend(pb.GpuCapacity(gpu_type=t, total=total, free=free)
+                            for t, (total, free) in sorted(snap.gpus_by_type().items()))
+        message.pools.extend(
+            pb.PoolStatus(name=p.name, kind=p.kind, gpu_limit=-1 if p.gpu_limit is None else p.gpu_limit,
+                          gpus_allocated=p.gpus_allocated, pending_jobs=p.pending_jobs, pending_gpus=p.pending_gpus)
+            for p in snap.pools
+        )
+        message.nodes = len(snap.nodes)
+        message.nodes_schedulable = len(snap.schedulable_nodes)
+        message.running_jobs = snap.running_jobs
+        message.pending_jobs = snap.pending_jobs
+        message.switches = len(snap.switches)
+        ts = timestamp(snap.taken_at)
+        if ts is not None:
+            message.snapshot_at.CopyFrom(ts)
+    return message

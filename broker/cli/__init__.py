@@ -1,0 +1,1 @@
+"""The ``dualtrack`` command line (typer + rich). ``main.py`` holds the commands."""

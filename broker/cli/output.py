@@ -1,0 +1,122 @@
+"""Rendering API messages for people (rich tables) and programs (json / yaml)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from rich.console import Console
+from rich.table import Table
+
+from proto.dualtrack.v1 import broker_pb2 as pb
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+STATE_STYLE = {
+    "SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan", "QUEUED": "blue",
+    "REROUTING": "magenta", "PLACED": "white", "SUBMITTED": "white", "ACCEPTED": "dim",
+}
+
+
+def as_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def emit_data(data: Any, fmt: Format) -> None:
+    if fmt is Format.json:
+        console.print_json(json.dumps(data))
+    else:
+        console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False)
+
+
+def when(ts: Any) -> str:
+    if not ts.seconds and not ts.nanos:
+        return "-"
+    return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def state_text(value: int) -> str:
+    name = pb.JobState.Name(value)
+    return f"[{STATE_STYLE.get(name, 'white')}]{name}[/]"
+
+
+def jobs_table(jobs: Sequence[pb.Job]) -> Table:
+    table = Table(show_lines=False)
+    for column in ("ID", "NAME", "TENANT", "STATE", "BACKEND", "ATTEMPT", "CREATED", "REASON"):
+        table.add_column(column, overflow="fold")
+    for job in jobs:
+        table.add_row(job.id, job.name, job.tenant, state_text(job.state), job.backend or "-", str(job.attempt),
+                      when(job.created_at), job.reason[:80])
+    return table
+
+
+def job_detail(job: pb.Job) -> None:
+    exit_code = str(job.exit_code) if job.HasField("exit_code") else "-"
+    console.print(f"[bold]{job.id}[/]  {job.name}  tenant={job.tenant}")
+    console.print(f"  state     {state_text(job.state)}  (since {when(job.state_since)}, attempt {job.attempt})")
+    console.print(f"  backend   {job.backend or '-'} {('(' + job.track + ')') if job.track else ''}"
+                  f"  backend job {job.backend_job_id or '-'}  object {job.object_name}")
+    console.print(f"  image     {job.image_ref or job.spec.spec.image}")
+    console.print(f"  exit code {exit_code}")
+    if job.reason:
+        console.print(f"  reason    {job.reason}", markup=False)
+    if job.explanation.summary:
+        console.print(f"  placement {job.explanation.summary}", markup=False)
+
+
+def explanation_tables(explanation: pb.Explanation) -> None:
+    if explanation.summary:
+        console.print(f"[bold]decision:[/] {explanation.summary}")
+    for candidate in explanation.candidates:
+        status = pb.FilterStatus.Name(candidate.status)
+        label = candidate.backend + (f"/{candidate.pool}" if candidate.pool else "")
+        marker = "[green]*[/] " if candidate.backend == explanation.winner and (
+            not explanation.winner_pool or candidate.pool == explanation.winner_pool) else "  "
+        console.print(f"{marker}[bold]{label}[/]  {status}  total={candidate.total:.1f}")
+        for verdict in candidate.verdicts:
+            if verdict.status != pb.OK or verdict.reason:
+                console.print(f"      filter {verdict.plugin}: {pb.FilterStatus.Name(verdict.status)}"
+                              f" {verdict.reason}", markup=False)
+        if candidate.scores:
+            table = Table(show_header=True, box=None, padding=(0, 2))
+            for column in ("score plugin", "raw", "weight", "weighted", "detail"):
+                table.add_column(column)
+            for score in candidate.scores:
+                table.add_row(score.plugin, f"{score.raw:.1f}", f"{score.weight:g}", f"{score.weighted:.1f}",
+                              score.detail)
+            console.print(table)
+
+
+def backends_table(backends: Sequence[pb.Backend]) -> Table:
+    table = Table()
+    for column in ("BACKEND", "KIND", "TRACK", "HEALTH", "GPUS FREE/TOTAL", "BY TYPE", "NODES", "RUNNING",
+                   "PENDING", "POOLS"):
+        table.add_column(column, overflow="fold")
+    for b in backends:
+        health = "[green]up[/]" if b.healthy else f"[red]down[/] {b.error[:60]}"
+        types = ", ".join(f"{g.gpu_type} {g.free}/{g.total}" for g in b.gpus) or "-"
+        pools = ", ".join(f"{p.name}({p.pending_jobs} pending)" for p in b.pools) or "-"
+        table.add_row(b.name, b.kind, b.track, health, f"{b.gpus_free}/{b.gpus_total}", types,
+                      f"{b.nodes_schedulable}/{b.nodes}", str(b.running_jobs), str(b.pending_jobs), pools)
+    return table
+
+
+def event_line(event: pb.JobEvent) -> str:
+    at = when(event.at)
+    state = pb.JobState.Name(event.state) if event.state else event.type
+    backend = f" [{event.backend}]" if event.backend else ""
+    return f"{at}  #{event.seq:<6} {event.job_id}  {state:<10}{backend} {event.message}"

@@ -1,0 +1,165 @@
+"""Broker configuration: one YAML file, or the embedded defaults when none is given.
+
+``load_config(path)`` returns a ``BrokerConfig`` or raises ``ConfigError`` listing every problem with its
+field path (``backends[0].kind: ...``). Sections owned by other parts (``policies``, ``images`` and each
+backend's ``settings``) are kept as plain mappings here and validated by their owners when the broker starts.
+
+The embedded defaults run the broker on a SQLite file in the user's data directory against the two local
+clusters this project can start itself: the Slurm cluster of ``scripts/slurm/start.sh`` and the Kubernetes
+API simulator of ``scripts/kubesim/start.sh``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from platformdirs import user_data_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from broker.domain.quantity import parse_duration
+from broker.domain.spec import FieldIssue, issues_from_validation
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+ADDRESS_ENV = "DUALTRACK_ADDRESS"
+CONFIG_ENV = "DUALTRACK_CONFIG"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; ``issues`` lists every problem with its field path."""
+
+    def __init__(self, source: str, issues: list[FieldIssue]):
+        self.source = source
+        self.issues = issues
+        super().__init__(f"{source}: " + "; ".join(str(i) for i in issues))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ServerConfig(_Section):
+    address: str = DEFAULT_ADDRESS
+    max_workers: int = Field(default=32, ge=1, le=1024, alias="maxWorkers")
+
+
+class MetricsConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=9464, ge=0, le=65535)  # None disables the /metrics endpoint
+
+
+class StoreConfig(_Section):
+    url: str | None = None  # None: a SQLite file in the user's data directory
+    group_commit_max: int = Field(default=512, ge=1, le=100_000, alias="groupCommitMax")
+
+    def resolved_url(self) -> str:
+        if self.url:
+            return self.url
+        data_dir = Path(os.environ.get("DUALTRACK_DATA_DIR") or user_data_dir("dualtrack"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{data_dir / 'dualtrack.sqlite'}"
+
+
+class ReconcilerConfig(_Section):
+    interval_seconds: float = Field(default=2.0, gt=0, le=3600, alias="intervalSeconds")
+    enabled: bool = True
+    backend_down_after: int = Field(default=3, ge=1, alias="backendDownAfter")  # failed snapshots in a row
+    missing_grace_seconds: float = Field(default=30.0, ge=0, alias="missingGraceSeconds")
+    time_limit_grace_seconds: float = Field(default=60.0, ge=0, alias="timeLimitGraceSeconds")
+    default_pending_timeout: int | None = Field(default=None, alias="defaultPendingTimeout")
+    retry_backoff_seconds: float = Field(default=5.0, ge=0, alias="retryBackoffSeconds")
+    leader_lease_seconds: float = Field(default=15.0, gt=0, alias="leaderLeaseSeconds")
+
+    @field_validator("default_pending_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v)
+
+
+class AuthConfig(_Section):
+    # bearer token -> tenant it acts for ("*" = every tenant). Empty: no authentication (local use).
+    tokens: dict[str, str] = Field(default_factory=dict)
+
+
+class BackendConfig(_Section):
+    name: str
+    kind: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class BrokerConfig(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    reconciler: ReconcilerConfig = Field(default_factory=ReconcilerConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    backends: list[BackendConfig] = Field(default_factory=list)
+    policies: dict[str, Any] = Field(default_factory=dict)
+    images: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backends")
+    @classmethod
+    def _unique(cls, v: list[BackendConfig]) -> list[BackendConfig]:
+        names = [b.name for b in v]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"backend names must be unique; repeated: {', '.join(duplicates)}")
+        return v
+
+
+def embedded_defaults() -> dict[str, Any]:
+    """The configuration used when no file is given: the local clusters this project starts itself."""
+    slurm_dir = Path(os.environ.get("DUALTRACK_SLURM_DIR", "/var/tmp/dualtrack-slurm"))
+    kube_dir = Path(os.environ.get("DUALTRACK_KUBESIM_DIR", "/var/tmp/dualtrack-kubesim"))
+    return {
+        "backends": [
+            {
+                "name": "slurm-local",
+                "kind": "slurm",
+                "settings": {
+                    "transport": "cli",
+                    "partition": "gpu",
+                    "slurmConf": str(slurm_dir / "etc" / "slurm.conf"),
+                    "outputDir": str(slurm_dir / "jobs"),
+                    "container": {"runtime": "none"},
+                },
+            },
+            {
+                "name": "kube-local",
+                "kind": "volcano",
+                "settings": {"kubeconfig": str(kube_dir / "kubeconfig"), "namespace": "default"},
+            },
+        ],
+    }
+
+
+def parse_config(data: Any, source: str = "<config>") -> BrokerConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [FieldIssue("", "the configuration must be a YAML mapping")])
+    try:
+        return BrokerConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc)) from None
+
+
+def load_config(path: str | Path | None = None) -> BrokerConfig:
+    """Load ``path`` (or $DUALTRACK_CONFIG); without either, the embedded defaults. Raises ConfigError."""
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return parse_config(embedded_defaults(), "<embedded defaults>")
+    file = Path(chosen)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError(str(file), [FieldIssue("", f"cannot read: {exc.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(file), [FieldIssue("", f"malformed YAML: {exc}")]) from None
+    return parse_config(data, str(file))

@@ -1,0 +1,94 @@
+"""Everything a handler or the reconciler needs, built once from the configuration.
+
+``BrokerContext`` is a plain container passed to the handler functions (no globals). ``build_context`` is
+the one place that turns a ``BrokerConfig`` into live parts: store, backends, policy engine, image service,
+metrics and the snapshot cache. Raises ConfigError (with field paths) for invalid sections.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adapters.registry import BackendRegistry, build_backend
+from broker.config import BrokerConfig, ConfigError
+from broker.domain import FieldIssue
+from broker.metrics import BrokerMetrics
+from broker.snapshots import SnapshotCache
+from broker.store import SqlJobStore, open_store
+from policies import PlacementEngine, PolicyConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BrokerContext:
+    config: BrokerConfig
+    store: SqlJobStore
+    backends: BackendRegistry
+    engine: PlacementEngine
+    snapshots: SnapshotCache
+    metrics: BrokerMetrics
+    images: object | None = None  # broker.images.ImageService when configured (Slurm SIF conversion)
+    clock: Callable[[], float] = time.time
+    wake_reconciler: Callable[[], None] = lambda: None
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.snapshots.close()
+        self.backends.close()
+        self.store.close()
+
+
+def build_backends(config: BrokerConfig) -> BackendRegistry:
+    registry = BackendRegistry()
+    issues = []
+    for index, entry in enumerate(config.backends):
+        if not entry.enabled:
+            continue
+        try:
+            registry.add(build_backend(entry.name, entry.kind, entry.settings))
+        except (ValueError, TypeError) as exc:
+            issues.append(FieldIssue(f"backends[{index}]", str(exc)))
+        except ImportError as exc:
+            issues.append(FieldIssue(f"backends[{index}].kind", f"adapter for {entry.kind!r} not available: {exc}"))
+    if issues:
+        raise ConfigError("backends", issues)
+    return registry
+
+
+def build_policy_engine(config: BrokerConfig) -> PlacementEngine:
+    try:
+        return PlacementEngine(PolicyConfig.from_mapping(config.policies))
+    except ValueError as exc:
+        raise ConfigError("policies", [FieldIssue("policies", str(exc))]) from None
+
+
+def build_image_service(config: BrokerConfig) -> object | None:
+    """The image service when an ``images`` section is configured (lazy import: optional tooling)."""
+    if not config.images:
+        return None
+    try:
+        from broker.images import ImageService, ImageSettings
+    except ImportError as exc:  # pragma: no cover - the package ships with the broker
+        raise ConfigError("images", [FieldIssue("images", f"image service unavailable: {exc}")]) from None
+    try:
+        return ImageService(ImageSettings.from_mapping(config.images))
+    except ValueError as exc:
+        raise ConfigError("images", [FieldIssue("images", str(exc))]) from None
+
+
+def build_context(config: BrokerConfig, *, metrics: BrokerMetrics | None = None) -> BrokerContext:
+    engine = build_policy_engine(config)
+    backends = build_backends(config)
+    images = build_image_service(config)
+    store = open_store(config.store.resolved_url(), group_commit_max=config.store.group_commit_max)
+    metrics = metrics or BrokerMetrics()
+    metrics.set_job_counts_source(store.counts)
+    snapshots = SnapshotCache(backends, down_after=config.reconciler.backend_down_after)
+    return BrokerContext(config=config, store=store, backends=backends, engine=engine, snapshots=snapshots,
+                         metrics=metrics, images=images)

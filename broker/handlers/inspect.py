@@ -1,0 +1,67 @@
+"""Read-only views: explain a placement (dry run), render a backend artefact, list backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from broker.context import BrokerContext
+from broker.domain import ClusterSnapshot, Job, Placement, new_job_id
+from broker.errors import InvalidRequest
+from broker.handlers.jobs import dry_run_decision
+from broker.handlers.specs import SpecSource, load_spec
+from broker.snapshots import BackendHealth
+from policies import Decision
+
+
+def explain_placement(ctx: BrokerContext, source: SpecSource, *, track: str = "",
+                      tenant: str | None = None) -> Decision:
+    """Every backend's filter verdicts and scores for the spec, against the latest snapshots. Stores nothing.
+    Raises SpecError."""
+    spec, _ = load_spec(source, track, tenant)
+    return dry_run_decision(ctx, Job(id=new_job_id(), spec=spec))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    backend: str
+    kind: str
+    artefact: str
+
+
+def render_job(ctx: BrokerContext, source: SpecSource, *, track: str = "", backend: str = "",
+               tenant: str | None = None) -> Rendered:
+    """The artefact a backend would receive (vcjob YAML / sbatch script). Raises SpecError, InvalidRequest."""
+    spec, _ = load_spec(source, "", tenant)
+    if backend:
+        if backend not in ctx.backends:
+            raise InvalidRequest("backend", f"no backend named {backend!r}; configured: "
+                                 f"{', '.join(ctx.backends.names()) or 'none'}")
+        chosen = ctx.backends.get(backend)
+    else:
+        wanted = track or spec.spec.placement.track.value
+        candidates = [b for b in ctx.backends if wanted in ("auto", b.track)]
+        if not candidates:
+            raise InvalidRequest("track", f"no backend of track {wanted!r} is configured")
+        chosen = candidates[0]
+    job = Job(id=new_job_id(), spec=spec, image_ref=None)
+    return Rendered(chosen.name, chosen.kind, chosen.render(job, Placement(chosen.name)))
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    kind: str
+    track: str
+    health: BackendHealth
+    snapshot: ClusterSnapshot | None
+    unsupported: dict[str, str]
+
+
+def list_backends(ctx: BrokerContext) -> list[BackendStatus]:
+    snapshots = ctx.snapshots.latest()
+    health = ctx.snapshots.health()
+    return [
+        BackendStatus(b.name, b.kind, b.track, health.get(b.name, BackendHealth()), snapshots.get(b.name),
+                      {str(k): v for k, v in b.unsupported.items()})
+        for b in ctx.backends
+    ]

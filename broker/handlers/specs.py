@@ -1,0 +1,46 @@
+"""Turning what a client sent into a validated JobSpec (shared by submit, explain and render)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from broker.domain import FieldIssue, JobSpec, SpecError, parse_spec, parse_spec_yaml
+from broker.domain.spec import Track
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Either the YAML text a user wrote or an already-decoded mapping (from the typed proto message)."""
+
+    yaml_text: str | None = None
+    data: dict[str, Any] | None = None
+
+
+def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) -> tuple[JobSpec, str]:
+    """Validate the spec; apply a track override and the caller's tenant. Returns (spec, yaml text).
+
+    Raises SpecError listing every problem with its field path.
+    """
+    if source.yaml_text is not None:
+        spec = parse_spec_yaml(source.yaml_text)
+        text = source.yaml_text
+    elif source.data is not None:
+        spec = parse_spec(source.data)
+        text = ""
+    else:
+        raise SpecError([FieldIssue("spec", "required: send a spec or spec_yaml")])
+    if track:
+        try:
+            chosen = Track(track)
+        except ValueError:
+            raise SpecError([FieldIssue("track", f"{track!r} must be one of auto, kubernetes, slurm")]) from None
+        placement = spec.spec.placement.model_copy(update={"track": chosen})
+        spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"placement": placement})})
+    if tenant is not None and tenant != spec.metadata.tenant:
+        if spec.metadata.tenant != "default":
+            raise SpecError([FieldIssue("metadata.tenant",
+                                        f"your credentials act for tenant {tenant!r}, not {spec.metadata.tenant!r}")])
+        metadata = spec.metadata.model_copy(update={"tenant": tenant})
+        spec = spec.model_copy(update={"metadata": metadata})
+    return spec, text or spec.to_yaml()

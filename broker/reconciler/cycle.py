@@ -1,0 +1,30 @@
+"""What one reconciler cycle works on: the context, the time, fresh snapshots and the active jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from broker.context import BrokerContext
+from broker.domain import ClusterSnapshot, Job, JobState
+
+ACTIVE_STATES = (JobState.ACCEPTED, JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,
+                 JobState.REROUTING)
+
+
+@dataclass
+class Cycle:
+    ctx: BrokerContext
+    now: float
+    snapshots: dict[str, ClusterSnapshot]
+    jobs: list[Job]
+    errors: list[str] = field(default_factory=list)
+
+    def in_state(self, *states: JobState) -> list[Job]:
+        return [j for j in self.jobs if j.state in states]
+
+    def replace(self, job: Job) -> None:
+        """Record a job's new value so later steps of the same cycle see it."""
+        for index, existing in enumerate(self.jobs):
+            if existing.id == job.id:
+                self.jobs[index] = job
+                return

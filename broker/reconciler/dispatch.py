@@ -1,0 +1,95 @@
+"""Step 2: dispatch PLACED jobs to their backend, idempotently.
+
+PLACED with attempt n *is* the written intent: the backend call happens after it is durable, and the
+adapter's submit first looks for an existing ``dt-<id>-<n>``, so a crash between submit and the store
+update never submits twice. After the call the job moves PLACED -> SUBMITTED with its backend reference;
+when that compare-and-set fails (the user cancelled meanwhile) the fresh backend object is cancelled.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+
+from adapters.base import Backend, BackendUnavailable, SubmitRejected
+from broker.domain import Job, JobState
+from broker.reconciler.cycle import Cycle
+from broker.reconciler.images import ImageNotReady, prepare_image
+from broker.store import Changes, StaleJob
+
+log = logging.getLogger(__name__)
+
+
+def dispatch_placed(cycle: Cycle, pool: Executor) -> None:
+    placed = cycle.in_state(JobState.PLACED)
+    futures = [pool.submit(_dispatch_one, cycle, job) for job in placed]
+    for future in futures:
+        try:
+            future.result()
+        except Exception as exc:  # one job's trouble must not stop the others
+            log.exception("dispatch failed")
+            cycle.errors.append(f"dispatch: {exc}")
+
+
+def _dispatch_one(cycle: Cycle, job: Job) -> None:
+    ctx = cycle.ctx
+    assert job.placement is not None
+    name = job.placement.backend
+    if name not in ctx.backends:
+        _unplace(cycle, job, f"backend {name} is no longer configured", exclude=name)
+        return
+    backend = ctx.backends.get(name)
+    if not ctx.snapshots.is_up(name):
+        _unplace(cycle, job, f"backend {name} is down", exclude=None)
+        return
+    try:
+        image_ref = prepare_image(ctx, job, backend)
+    except ImageNotReady:
+        return  # the conversion runs in the background; try again next cycle
+    except Exception as exc:  # a broken image fails the job with the reason
+        _fail(cycle, job, f"image {job.spec.spec.image}: {exc}")
+        return
+    if image_ref and image_ref != job.image_ref:
+        job = ctx.store.update(job, f"image pinned to {image_ref}", Changes(image_ref=image_ref))
+    _submit(cycle, job, backend)
+
+
+def _submit(cycle: Cycle, job: Job, backend: Backend) -> None:
+    ctx = cycle.ctx
+    assert job.placement is not None
+    try:
+        ref = backend.submit(job, job.placement)
+    except SubmitRejected as exc:
+        _unplace(cycle, job, f"{backend.name} refused the job: {exc}", exclude=backend.name)
+        return
+    except BackendUnavailable as exc:
+        log.warning("submit of %s to %s deferred: %s", job.id, backend.name, exc)
+        return
+    try:
+        submitted = ctx.store.transition(job, JobState.SUBMITTED, f"submitted to {backend.name} as {ref.native_id}",
+                                         Changes(backend_ref=ref))
+    except StaleJob:
+        log.info("job %s changed during submit; cancelling backend object %s", job.id, ref)
+        try:
+            backend.cancel(ref)
+        except Exception as exc:  # the zombie step retries
+            log.warning("cancel of %s failed: %s", ref, exc)
+        return
+    ctx.metrics.scheduling_latency(backend.name, max(0.0, ctx.clock() - job.created_at))
+    cycle.replace(submitted)
+
+
+def _unplace(cycle: Cycle, job: Job, reason: str, exclude: str | None) -> None:
+    """Back to ACCEPTED so the next placement chooses again (without ``exclude``)."""
+    try:
+        cycle.replace(cycle.ctx.store.transition(job, JobState.ACCEPTED, reason,
+                                                 Changes(clear_backend=True, reason=reason, exclude_backend=exclude)))
+    except StaleJob:
+        pass
+
+
+def _fail(cycle: Cycle, job: Job, reason: str) -> None:
+    try:
+        cycle.replace(cycle.ctx.store.transition(job, JobState.FAILED, reason, Changes(reason=reason)))
+    except StaleJob:
+        pass

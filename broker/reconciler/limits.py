@@ -1,0 +1,33 @@
+"""Step 4: time limits. Backends enforce ``timeLimit`` themselves (Slurm --time, activeDeadlineSeconds);
+this step is the broker's safety net for a backend that did not: a job RUNNING longer than its limit plus
+the configured grace is cancelled on its backend and FAILED with the reason."""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import BackendError
+from broker.domain import JobState
+from broker.reconciler.cycle import Cycle
+from broker.store import Changes, StaleJob
+
+log = logging.getLogger(__name__)
+
+
+def enforce_time_limits(cycle: Cycle) -> None:
+    grace = cycle.ctx.config.reconciler.time_limit_grace_seconds
+    for job in cycle.in_state(JobState.RUNNING):
+        limit = job.spec.spec.time_limit
+        if cycle.now - job.state_since <= limit + grace:
+            continue
+        ref = job.backend_ref
+        if ref is not None and ref.backend in cycle.ctx.backends:
+            try:
+                cycle.ctx.backends.get(ref.backend).cancel(ref)
+            except BackendError as exc:
+                log.warning("time-limit cancel of %s failed (zombie step retries): %s", job.id, exc)
+        reason = f"time limit of {limit} s exceeded (enforced by the broker)"
+        try:
+            cycle.replace(cycle.ctx.store.transition(job, JobState.FAILED, reason, Changes(reason=reason)))
+        except StaleJob:
+            pass

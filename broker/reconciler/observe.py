@@ -1,0 +1,101 @@
+"""Step 3: observe jobs on their backends and move them along the lifecycle.
+
+Backend phase -> broker state: PENDING -> QUEUED, RUNNING -> RUNNING, SUCCEEDED/CANCELLED -> the same,
+FAILED -> a retry (see retry.py) or FAILED. A job the backend does not know (MISSING) for longer than the
+grace period was lost by the backend: that is an infrastructure failure, retried like one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from adapters.base import BackendError
+from broker.domain import BackendPhase, BackendRef, FailureKind, Job, JobState, Observed
+from broker.reconciler.cycle import Cycle
+from broker.reconciler.retry import retry, should_retry
+from broker.store import Changes, StaleJob
+
+log = logging.getLogger(__name__)
+
+ON_BACKEND = (JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
+
+
+def observe_backends(cycle: Cycle) -> None:
+    by_backend: dict[str, list[Job]] = defaultdict(list)
+    for job in cycle.in_state(*ON_BACKEND):
+        if job.backend_ref is not None:
+            by_backend[job.backend_ref.backend].append(job)
+    for name, jobs in by_backend.items():
+        if name not in cycle.ctx.backends or not cycle.ctx.snapshots.is_up(name):
+            continue  # a dead backend's jobs are the reroute step's business
+        refs: list[BackendRef] = [j.backend_ref for j in jobs if j.backend_ref is not None]
+        try:
+            observed = cycle.ctx.backends.get(name).observe(refs)
+        except BackendError as exc:
+            cycle.errors.append(f"observe {name}: {exc}")
+            continue
+        for job in jobs:
+            seen = observed.get(job.backend_ref) if job.backend_ref else None
+            if seen is None:
+                continue
+            try:
+                apply_observation(cycle, job, seen)
+            except StaleJob:
+                log.info("job %s changed while observed; next cycle sees it again", job.id)
+
+
+def apply_observation(cycle: Cycle, job: Job, seen: Observed) -> None:
+    ctx = cycle.ctx
+    store = ctx.store
+    backend = seen.ref.backend
+    phase = seen.phase
+    if phase is BackendPhase.PENDING:
+        if job.state is JobState.SUBMITTED:
+            cycle.replace(store.transition(job, JobState.QUEUED, f"queued on {backend}",
+                                           Changes(reason=seen.reason or "")))
+        elif seen.reason and seen.reason != job.reason:
+            cycle.replace(store.update(job, f"pending on {backend}: {seen.reason}", Changes(reason=seen.reason)))
+        return
+    if phase is BackendPhase.RUNNING:
+        if job.state is not JobState.RUNNING:
+            running = store.transition(job, JobState.RUNNING, f"running on {backend}"
+                                       + (f" ({', '.join(seen.nodes)})" if seen.nodes else ""), Changes(reason=""))
+            ctx.metrics.queue_wait(backend, max(0.0, cycle.now - job.created_at))
+            cycle.replace(running)
+        return
+    if phase is BackendPhase.SUCCEEDED:
+        done = store.transition(job, JobState.SUCCEEDED, f"succeeded on {backend}",
+                                Changes(exit_code=seen.exit_code if seen.exit_code is not None else 0, reason=""))
+        _finished(cycle, job, seen, "SUCCEEDED")
+        cycle.replace(done)
+        return
+    if phase is BackendPhase.CANCELLED:
+        reason = seen.reason or f"cancelled on {backend}"
+        cycle.replace(store.transition(job, JobState.CANCELLED, reason, Changes(reason=reason)))
+        _finished(cycle, job, seen, "CANCELLED")
+        return
+    if phase is BackendPhase.MISSING:
+        if cycle.now - job.state_since < ctx.config.reconciler.missing_grace_seconds:
+            return
+        _failed(cycle, job, seen, FailureKind.INFRA, f"{backend} lost the job ({seen.reason or 'not found'})")
+        return
+    _failed(cycle, job, seen, seen.failure, seen.reason or f"failed on {backend}")
+
+
+def _failed(cycle: Cycle, job: Job, seen: Observed, failure: FailureKind | None, reason: str) -> None:
+    if job.state is JobState.RUNNING or seen.started_at is not None:
+        _finished(cycle, job, seen, "FAILED")
+    if should_retry(job, failure):
+        retry(cycle, job, reason)
+        return
+    text = reason if seen.exit_code is None else f"{reason} (exit code {seen.exit_code})"
+    cycle.replace(cycle.ctx.store.transition(job, JobState.FAILED, text,
+                                             Changes(reason=text, exit_code=seen.exit_code)))
+
+
+def _finished(cycle: Cycle, job: Job, seen: Observed, state: str) -> None:
+    start = seen.started_at or (job.state_since if job.state is JobState.RUNNING else None)
+    end = seen.finished_at or cycle.now
+    if start is not None:
+        cycle.ctx.metrics.job_finished(seen.ref.backend, state, max(0.0, end - start))

@@ -1,0 +1,58 @@
+"""Step 5: reroute jobs stuck in a backend's queue.
+
+A job pending (SUBMITTED or QUEUED) longer than its ``reroute.pendingTimeout`` (or the configured default)
+moves when another backend can start it now: it is cancelled where it waits (if that backend answers; if it
+is down, the zombie step cancels the old attempt once it returns), passes through REROUTING and is PLACED on
+the other backend as attempt n+1, the old backend excluded. A YOLO job that already trained resumes from its
+checkpoint on the new track when its ``project`` path is shared (``resume`` is set by the adapter's command).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import BackendError
+from broker.domain import FilterStatus, Job, JobState
+from broker.placement import placement_context, usage_of
+from broker.reconciler.cycle import Cycle
+from broker.store import Changes, StaleJob
+
+log = logging.getLogger(__name__)
+
+
+def pending_timeout(cycle: Cycle, job: Job) -> int | None:
+    return job.spec.spec.reroute.pending_timeout or cycle.ctx.config.reconciler.default_pending_timeout
+
+
+def reroute_stuck(cycle: Cycle) -> None:
+    for job in cycle.in_state(JobState.SUBMITTED, JobState.QUEUED):
+        timeout = pending_timeout(cycle, job)
+        if timeout is None or cycle.now - job.state_since < timeout or job.backend is None:
+            continue
+        try:
+            _reroute(cycle, job, f"pending on {job.backend} for more than {timeout} s")
+        except StaleJob:
+            log.info("job %s changed while being rerouted", job.id)
+
+
+def _reroute(cycle: Cycle, job: Job, why: str) -> None:
+    ctx = cycle.ctx
+    source = job.backend or ""
+    excluded = job.evolve(excluded_backends=(*job.excluded_backends, source), attempt=job.attempt + 1)
+    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now)
+    decision = ctx.engine.place(excluded, context)
+    if decision.status is not FilterStatus.OK or decision.placement is None:
+        return  # nowhere better to go now: keep waiting where it is
+    rerouting = ctx.store.transition(job, JobState.REROUTING, f"{why}; moving to {decision.placement.backend}")
+    if job.backend_ref is not None and source in ctx.backends:
+        try:
+            ctx.backends.get(source).cancel(job.backend_ref)
+        except BackendError as exc:
+            log.warning("cancel of %s on %s failed; the zombie step will retry: %s", job.id, source, exc)
+    placed = ctx.store.transition(
+        rerouting, JobState.PLACED, f"rerouted from {source} to {decision.placement.backend}",
+        Changes(attempt=job.attempt + 1, clear_backend=True, placement=decision.placement,
+                explanation=decision.explanation, exclude_backend=source, reason=why),
+    )
+    ctx.metrics.reroute(source, decision.placement.backend, "pending_timeout")
+    cycle.replace(placed)

@@ -1,0 +1,433 @@
+"""The SQLAlchemy job store: a SQLite file by default (WAL, synchronous=FULL), PostgreSQL for HA.
+
+Durability and speed: every ``create`` is committed (and fsync'd) before it returns, but concurrent creates
+share one transaction through a group-commit writer thread, so many submissions pay for one fsync.
+Transitions are single-statement compare-and-set updates (``WHERE id AND state AND version``) written in
+the same transaction as their event row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from broker.domain import (
+    EventType,
+    InvalidTransition,
+    Job,
+    JobEvent,
+    JobState,
+    can_transition,
+    new_job_id,
+)
+from broker.store.base import (
+    Changes,
+    Created,
+    IdempotencyConflict,
+    JobNotFound,
+    JobPage,
+    NewJob,
+    StaleJob,
+)
+from broker.store.codec import SpecCache, event_from_row, job_from_row, spec_hash
+from broker.store.schema import job_events, jobs, leases
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the pragmas the store relies on (SQLite: WAL, fsync at every commit, busy timeout)."""
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        else:
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=8)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class _Request:
+    __slots__ = ("future", "new")
+
+    def __init__(self, new: NewJob):
+        self.new = new
+        self.future: Future[Created] = Future()
+
+
+class SqlJobStore:
+    """See broker.store.base.JobStore for the contract of each method."""
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, group_commit_max: int = 512):
+        self.url = url
+        self._clock = clock
+        self._engine = make_engine(url)
+        migrate(self._engine)
+        self._specs = SpecCache()
+        self._changed = threading.Condition()
+        self._group_max = group_commit_max
+        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="store-group-commit", daemon=True)
+        self._closed = False
+        self._writer.start()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- create (group commit) -----------------------------------------------------------------
+    def create(self, new: NewJob) -> Created:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        request = _Request(new)
+        self._requests.put(request)
+        return request.future.result()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._requests.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._group_max:
+                try:
+                    item = self._requests.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._requests.put(None)  # keep the stop signal for the outer loop
+                    break
+                batch.append(item)
+            self._write_batch(batch)
+
+    def _write_batch(self, batch: list[_Request]) -> None:
+        try:
+            with self._engine.begin() as conn:
+                results = self._insert_all(conn, [r.new for r in batch])
+        except Exception:  # a unique-key race or a bad row: fall back to one transaction per job
+            for request in batch:
+                try:
+                    with self._engine.begin() as conn:
+                        result = self._insert_all(conn, [request.new])[0]
+                    request.future.set_result(result)
+                except Exception as exc:  # handed to the waiting caller
+                    request.future.set_exception(exc)
+        else:
+            for request, result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    request.future.set_exception(result)
+                else:
+                    request.future.set_result(result)
+        self._notify()
+
+    def _insert_all(self, conn: Connection, news: list[NewJob]) -> list[Created | Exception]:
+        now = self._clock()
+        results: list[Created | Exception] = []
+        rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        keys_in_batch: dict[str, tuple[str, str]] = {}
+        for new in news:
+            digest = spec_hash(new.spec)
+            key = f"{new.spec.metadata.tenant}/{new.idempotency_key}" if new.idempotency_key else None
+            if key is not None:
+                existing = keys_in_batch.get(key)
+                if existing is None:
+                    row = conn.execute(select(jobs).where(jobs.c.idempotency_key == key)).mappings().first()
+                    if row is not None:
+                        existing = (row["id"], row["spec_hash"])
+                if existing is not None:
+                    if existing[1] != digest:
+                        results.append(IdempotencyConflict(new.idempotency_key or "", existing[0]))
+                    else:
+                        results.append(_Duplicate(existing[0]))
+                    continue
+            job = Job(id=new_job_id(now), spec=new.spec, idempotency_key=key, created_at=now,
+                      updated_at=now, state_since=now)
+            if key is not None:
+                keys_in_batch[key] = (job.id, digest)
+            rows.append(_job_row(job, new.spec_yaml, digest))
+            events.append(_event_row(job.id, now, EventType.STATE, JobState.ACCEPTED, None, "accepted", 1, None))
+            self._specs.put(job.id, new.spec)
+            results.append(Created(job))
+        if rows:
+            conn.execute(insert(jobs), rows)
+            conn.execute(insert(job_events), events)
+        resolved: list[Created | Exception] = []
+        for result in results:
+            if isinstance(result, _Duplicate):
+                resolved.append(Created(self._get(conn, result.job_id), duplicate=True))
+            else:
+                resolved.append(result)
+        return resolved
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _get(self, conn: Connection, job_id: str) -> Job:
+        row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        if row is None:
+            raise JobNotFound(job_id)
+        return job_from_row(row, self._specs)
+
+    def get(self, job_id: str) -> Job:
+        with self._engine.connect() as conn:
+            return self._get(conn, job_id)
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs among ``job_ids`` that exist, by id (unknown ids are left out)."""
+        found: dict[str, Job] = {}
+        unique = list(dict.fromkeys(job_ids))
+        with self._engine.connect() as conn:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start:start + 500]
+                for row in conn.execute(select(jobs).where(jobs.c.id.in_(chunk))).mappings():
+                    job = job_from_row(row, self._specs)
+                    found[job.id] = job
+        return found
+
+    def spec_yaml(self, job_id: str) -> str:
+        with self._engine.connect() as conn:
+            value = conn.execute(select(jobs.c.spec_yaml).where(jobs.c.id == job_id)).scalar()
+        if value is None:
+            raise JobNotFound(job_id)
+        return str(value)
+
+    def list(
+        self,
+        *,
+        tenant: str | None = None,
+        states: Sequence[JobState] = (),
+        backend: str | None = None,
+        page_size: int = 100,
+        page_token: str = "",
+    ) -> JobPage:
+        page_size = max(1, min(page_size, 1000))
+        query = select(jobs)
+        if tenant:
+            query = query.where(jobs.c.tenant == tenant)
+        if states:
+            query = query.where(jobs.c.state.in_([s.value for s in states]))
+        if backend:
+            query = query.where(jobs.c.backend == backend)
+        if page_token:
+            query = query.where(jobs.c.id < page_token)
+        query = query.order_by(jobs.c.id.desc()).limit(page_size + 1)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        found = [job_from_row(r, self._specs) for r in rows[:page_size]]
+        token = found[-1].id if len(rows) > page_size else ""
+        return JobPage(found, token)
+
+    def active(self, states: Sequence[JobState]) -> list[Job]:
+        query = select(jobs).where(jobs.c.state.in_([s.value for s in states])).order_by(jobs.c.id)
+        with self._engine.connect() as conn:
+            return [job_from_row(r, self._specs) for r in conn.execute(query).mappings()]
+
+    def events(self, *, after_seq: int = 0, job_id: str | None = None, limit: int = 1000) -> list[JobEvent]:
+        query = select(job_events).where(job_events.c.seq > after_seq)
+        if job_id:
+            query = query.where(job_events.c.job_id == job_id)
+        query = query.order_by(job_events.c.seq).limit(limit)
+        with self._engine.connect() as conn:
+            return [event_from_row(r) for r in conn.execute(query).mappings()]
+
+    def last_seq(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.max(job_events.c.seq))).scalar() or 0)
+
+    def wait_for_events(self, after_seq: int, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout)
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def counts(self) -> Iterable[tuple[str, str, str, int]]:
+        query = select(jobs.c.state, jobs.c.backend, jobs.c.tenant, func.count()).group_by(
+            jobs.c.state, jobs.c.backend, jobs.c.tenant
+        )
+        with self._engine.connect() as conn:
+            return [(s, b or "", t, int(n)) for s, b, t, n in conn.execute(query)]
+
+    # -- writes --------------------------------------------------------------------------------
+    def transition(self, job: Job, target: JobState, message: str = "", changes: Changes | None = None) -> Job:
+        if not can_transition(job.state, target):
+            raise InvalidTransition(job.id, job.state, target)
+        return self._write(job, target, message or f"{job.state} -> {target}", changes or Changes())
+
+    def update(self, job: Job, message: str = "", changes: Changes | None = None) -> Job:
+        return self._write(job, None, message, changes or Changes())
+
+    def _write(self, job: Job, target: JobState | None, message: str, changes: Changes) -> Job:
+        now = self._clock()
+        values, evolved = _apply_changes(job, changes)
+        values.update(updated_at=now, version=job.version + 1)
+        evolved.update(updated_at=now, version=job.version + 1)
+        if target is not None:
+            values.update(state=target.value, state_since=now, terminal=target.terminal)
+            evolved.update(state=target, state_since=now)
+        new = job.evolve(**evolved)
+        statement = (
+            update(jobs)
+            .where(jobs.c.id == job.id, jobs.c.version == job.version, jobs.c.state == job.state.value)
+            .values(**values)
+        )
+        with self._engine.begin() as conn:
+            if conn.execute(statement).rowcount != 1:
+                current = conn.execute(select(jobs.c.state).where(jobs.c.id == job.id)).scalar()
+                if current is None:
+                    raise JobNotFound(job.id)
+                raise StaleJob(job.id, job.state, JobState(current))
+            if target is not None:
+                conn.execute(insert(job_events), [_event_row(job.id, now, EventType.STATE, target, job.state,
+                                                             message, new.attempt, new.backend)])
+            elif message:
+                conn.execute(insert(job_events), [_event_row(job.id, now, EventType.NOTE, None, None,
+                                                             message, new.attempt, new.backend)])
+        self._notify()
+        return new
+
+    # -- leases (leader election) ----------------------------------------------------------------
+    def try_acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(leases.c.name == name, (leases.c.holder == holder) | (leases.c.expires_at < now))
+                .values(holder=holder, expires_at=now + ttl)
+            ).rowcount
+            if taken == 1:
+                return True
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(leases), [{"name": name, "holder": holder, "expires_at": now + ttl}])
+            return True
+        except IntegrityError:
+            return False
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(leases).where(leases.c.name == name, leases.c.holder == holder).values(expires_at=0.0)
+            )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._requests.put(None)
+        self._writer.join(timeout=10)
+        with contextlib.suppress(Exception):
+            self._engine.dispose()
+
+
+class _Duplicate:
+    __slots__ = ("job_id",)
+
+    def __init__(self, job_id: str):
+        self.job_id = job_id
+
+
+def _job_row(job: Job, spec_yaml: str, digest: str) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "tenant": job.tenant,
+        "state": job.state.value,
+        "attempt": job.attempt,
+        "priority": job.spec.spec.priority,
+        "backend": None,
+        "backend_object_name": None,
+        "backend_native_id": None,
+        "placement": None,
+        "explanation": None,
+        "spec": job.spec.to_dict(),
+        "spec_yaml": spec_yaml,
+        "spec_hash": digest,
+        "image_ref": None,
+        "reason": "",
+        "exit_code": None,
+        "idempotency_key": job.idempotency_key,
+        "excluded_backends": [],
+        "terminal": False,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "state_since": job.state_since,
+        "version": job.version,
+    }
+
+
+def _event_row(
+    job_id: str, at: float, kind: EventType, state: JobState | None, previous: JobState | None,
+    message: str, attempt: int, backend: str | None,
+) -> dict[str, Any]:
+    return {
+        "job_id": job_id, "at": at, "type": kind.value, "state": state.value if state else None,
+        "previous_state": previous.value if previous else None, "message": message, "attempt": attempt,
+        "backend": backend,
+    }
+
+
+def _apply_changes(job: Job, changes: Changes) -> tuple[dict[str, Any], dict[str, Any]]:
+    """SQL values and Job.evolve() keywords for one set of changes."""
+    values: dict[str, Any] = {}
+    evolved: dict[str, Any] = {}
+    if changes.clear_backend:
+        values.update(backend=None, backend_object_name=None, backend_native_id=None, placement=None)
+        evolved.update(backend=None, backend_ref=None, placement=None)
+    if changes.attempt is not None:
+        values["attempt"] = evolved["attempt"] = changes.attempt
+    if changes.backend is not None:
+        values["backend"] = evolved["backend"] = changes.backend
+    if changes.backend_ref is not None:
+        ref = changes.backend_ref
+        values.update(backend=ref.backend, backend_object_name=ref.name, backend_native_id=ref.native_id)
+        evolved.update(backend=ref.backend, backend_ref=ref)
+    if changes.placement is not None:
+        values["placement"] = changes.placement.to_dict()
+        values["backend"] = evolved["backend"] = changes.placement.backend
+        evolved["placement"] = changes.placement
+    if changes.explanation is not None:
+        values["explanation"] = changes.explanation.to_dict()
+        evolved["explanation"] = changes.explanation
+    if changes.image_ref is not None:
+        values["image_ref"] = evolved["image_ref"] = changes.image_ref
+    if changes.reason is not None:
+        values["reason"] = evolved["reason"] = changes.reason
+    if changes.exit_code is not None:
+        values["exit_code"] = evolved["exit_code"] = changes.exit_code
+    if changes.exclude_backend is not None and changes.exclude_backend not in job.excluded_backends:
+        excluded = (*job.excluded_backends, changes.exclude_backend)
+        values["excluded_backends"] = list(excluded)
+        evolved["excluded_backends"] = excluded
+    return values, evolved

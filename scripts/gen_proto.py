@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Generate the committed Python stubs of proto/dualtrack/v1/*.proto.
+
+Usage: scripts/gen_proto.py [OUT_DIR]   (default: the repository's proto/ folder, in place)
+
+The stubs are generated with ``-I proto`` so the descriptors carry the clean file name
+``dualtrack/v1/broker.proto``; the one import grpc_tools writes as ``from dualtrack.v1 import`` is then
+rewritten to the package path ``proto.dualtrack.v1``. tests/unit/api/test_proto_drift.py runs this into a
+temporary folder and fails when the committed stubs differ.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc
+
+try:
+    from importlib.resources import files
+except ImportError:  # pragma: no cover
+    raise
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_ROOT = ROOT / "proto"
+GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
+
+
+def generate(out_dir: Path) -> list[Path]:
+    """Generate the stubs into ``out_dir`` (mirroring proto/'s layout); return the written files."""
+    sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / "dualtrack").rglob("*.proto"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    well_known = str(files("grpc_tools").joinpath("_proto"))
+    args = ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}", *sources]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    written = sorted(p for p in out_dir.rglob("*") if p.name.endswith(GENERATED_SUFFIXES))
+    for path in written:
+        text = path.read_text()
+        fixed = re.sub(r"^from dualtrack\.(\S+) import", r"from proto.dualtrack.\1 import", text, flags=re.M)
+        path.write_text(fixed)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else PROTO_ROOT
+    for written in generate(target):
+        print(written)
