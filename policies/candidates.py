@@ -1,0 +1,107 @@
+"""The unit the framework filters and scores: a backend, or one of its pools (Slurm partition, Volcano queue).
+
+``candidates_for(job, session)`` lists them for one job: one per backend; where a healthy snapshot lists pools,
+one per pool instead (only the tenant's own pool when ``tenants.<t>.pools.<backend>`` names one). A Candidate
+memoizes what several plugins read (the gang fit, the expected start) for the one job being evaluated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from broker.domain import ClusterSnapshot, Job, PoolCapacity
+from policies.capacity import GangFit, GangRequest, SnapshotIndex, fit_gang
+from policies.context import BackendInfo
+
+if TYPE_CHECKING:
+    from policies.estimates import StartEstimate
+    from policies.session import Session
+
+_TRACK_OF_KIND = {"slurm": "slurm", "volcano": "kubernetes", "kubernetes": "kubernetes"}
+
+
+class Candidate:
+    """One backend or pool, as seen by the plugins while one job is evaluated."""
+
+    def __init__(
+        self,
+        job: Job,
+        session: Session,
+        info: BackendInfo,
+        snapshot: ClusterSnapshot,
+        pool_name: str | None,
+        index: SnapshotIndex | None,
+    ):
+        self.job = job
+        self.session = session
+        self.info = info
+        self.snapshot = snapshot
+        self.pool_name = pool_name
+        self.index = index  # None when the backend is down
+        self.pool: PoolCapacity | None = snapshot.pool(pool_name) if pool_name else None
+        self._fit: GangFit | None = None
+        self._start: StartEstimate | None = None
+
+    @property
+    def backend(self) -> str:
+        return self.info.name
+
+    @property
+    def track(self) -> str:
+        return self.info.track
+
+    @property
+    def key(self) -> str:
+        return self.backend if self.pool_name is None else f"{self.backend}/{self.pool_name}"
+
+    def fit(self) -> GangFit:
+        """Where the job's gang fits in this candidate's scope now (computed once per evaluation)."""
+        if self._fit is None:
+            assert self.index is not None, "fit() of a down backend: the health gate must stop it first"
+            scope = self.index.scope(self.pool_name)
+            self._fit = fit_gang(self.index, scope, GangRequest.of(self.job))
+        return self._fit
+
+    def start(self) -> StartEstimate:
+        """The job's expected start here (backlog, backend estimate, staging, image)."""
+        if self._start is None:
+            from policies.estimates import expected_start
+
+            self._start = expected_start(self.job, self)
+        return self._start
+
+    @property
+    def tier_rank(self) -> int:
+        """Tightness of the fit for tie-breaks (lower is tighter; 9 when not fitted)."""
+        fit = self._fit
+        return int(fit.tier) if fit is not None and fit.tier is not None else 9
+
+
+def backend_info(name: str, info: BackendInfo | None, snapshot: ClusterSnapshot | None) -> BackendInfo:
+    """The given info, or one inferred from the snapshot's kind for a backend the context did not describe."""
+    if info is not None:
+        return info
+    kind = snapshot.kind if snapshot is not None else "unknown"
+    return BackendInfo(name=name, track=_TRACK_OF_KIND.get(kind, kind), kind=kind)
+
+
+def candidates_for(job: Job, session: Session) -> list[Candidate]:
+    """Every candidate for ``job`` in this cycle, in backend then pool name order."""
+    ctx = session.ctx
+    out: list[Candidate] = []
+    for name in sorted(set(ctx.backends) | set(ctx.snapshots)):
+        snapshot = ctx.snapshots.get(name)
+        info = backend_info(name, ctx.backends.get(name), snapshot)
+        if snapshot is None:
+            snapshot = ClusterSnapshot.down(name, info.kind, ctx.now, "no snapshot this cycle")
+        if not snapshot.healthy:
+            out.append(Candidate(job, session, info, snapshot, None, None))
+            continue
+        index = session.index(name)
+        own_pool = session.config.tenant(job.tenant).pools.get(name)
+        pools = [own_pool] if own_pool is not None else sorted(p.name for p in snapshot.pools)
+        if not pools:
+            out.append(Candidate(job, session, info, snapshot, None, index))
+        for pool in pools:
+            out.append(Candidate(job, session, info, snapshot, pool, index))
+    return out

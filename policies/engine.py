@@ -1,0 +1,146 @@
+"""PlacementEngine: the one entry point the broker calls.
+
+Steps of ``place_batch`` (``place`` is the batch of one):
+1. open a Session over the context's snapshots (per-snapshot indexes come from a small cache keyed by the
+   snapshot object, so they are built once per cycle, not once per decision);
+2. order the jobs: priority, then the tenant with the lowest dominant share (re-evaluated after each placement);
+3. for each job: list the candidates (backends / pools), run the filters, score the feasible candidates,
+   normalize and weight, pick the winner and record the Explanation;
+4. when a job is placed, assume its gang on the session (nodes, pool cap, tenant quota) so the next job sees it;
+5. discard every assumption (the cached indexes return to the snapshot's figures) and return the decisions.
+
+Thread safety: calls are serialised by a lock (the cached indexes are mutated during a call).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from broker.domain import ClusterSnapshot, Explanation, FilterStatus, Job, Placement
+from policies.candidates import Candidate, candidates_for
+from policies.capacity import SnapshotIndex
+from policies.config import PolicyConfig
+from policies.context import Decision, PlacementContext
+from policies.framework import Evaluated, FilterPlugin, ScorePlugin, evaluate
+from policies.ordering import drf_order
+from policies.profiles import FILTER_PLUGINS, PROFILES, SCORE_PLUGINS
+from policies.session import Session
+
+
+class IndexCache:
+    """SnapshotIndex per snapshot object (identity, not equality), keeping the ``size`` most recent."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._entries: OrderedDict[int, tuple[ClusterSnapshot, SnapshotIndex]] = OrderedDict()
+
+    def get(self, snapshot: ClusterSnapshot) -> SnapshotIndex:
+        key = id(snapshot)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is snapshot:
+            self._entries.move_to_end(key)
+            return entry[1]
+        index = SnapshotIndex(snapshot)
+        self._entries[key] = (snapshot, index)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return index
+
+
+class PlacementEngine:
+    """Decides where jobs go. Build once from the PolicyConfig; call ``place`` / ``place_batch`` per cycle."""
+
+    def __init__(self, config: PolicyConfig, *, index_cache_size: int = 32):
+        profile = PROFILES[config.profile]
+        self.config = config
+        self.filters: list[FilterPlugin] = [FILTER_PLUGINS[name](config) for name in profile.filters]
+        self.scores: list[tuple[ScorePlugin, float]] = [
+            (SCORE_PLUGINS[name](config), weight) for name, weight in config.weights.items() if weight > 0
+        ]
+        self._indexes = IndexCache(index_cache_size)
+        self._lock = threading.Lock()
+
+    def index(self, snapshot: ClusterSnapshot) -> SnapshotIndex:
+        """The cached index of ``snapshot`` (building it if new). Lets callers pay the build cost up front."""
+        with self._lock:
+            return self._indexes.get(snapshot)
+
+    def place(self, job: Job, ctx: PlacementContext) -> Decision:
+        """Decide one job (nothing assumed afterwards). At submit: UNRESOLVABLE means refuse the job."""
+        return self.place_batch([job], ctx)[0]
+
+    def place_batch(self, jobs: Sequence[Job], ctx: PlacementContext) -> list[Decision]:
+        """Decide every job against one set of snapshots; decisions come in placement order (priority, DRF).
+
+        No GPU is promised twice: each placed gang is assumed before the next job is decided.
+        """
+        with self._lock:
+            session = Session(ctx, self.config, lambda backend: self._indexes.get(ctx.snapshots[backend]))
+            try:
+                decisions = []
+                for job in drf_order(jobs, session.dominant_share):
+                    decision, winner = self._decide(job, session)
+                    if winner is not None:
+                        session.assume(job, winner.backend, winner.pool_name, winner.fit())
+                    decisions.append(decision)
+                return decisions
+            finally:
+                session.discard()
+
+    def _decide(self, job: Job, session: Session) -> tuple[Decision, Candidate | None]:
+        now = session.ctx.now
+        candidates = candidates_for(job, session)
+        evaluated, winner = evaluate(job, candidates, self.filters, self.scores)
+        records = tuple(e.record() for e in evaluated)
+        if winner is None:
+            status = (
+                FilterStatus.UNRESOLVABLE
+                if evaluated and all(e.status is FilterStatus.UNRESOLVABLE for e in evaluated)
+                else FilterStatus.UNSCHEDULABLE
+            )
+            explanation = Explanation(now, None, None, _refusal(status, evaluated), records)
+            return Decision(job.id, status, None, explanation), None
+        candidate = winner.candidate
+        fit = candidate.fit()
+        names = candidate.snapshot.nodes
+        placement = Placement(
+            backend=candidate.backend,
+            pool=candidate.pool_name,
+            tier=str(fit.tier) if fit.tier is not None else None,
+            nodes=tuple(names[i].name for i in dict.fromkeys(fit.nodes)),  # distinct, in pick order
+        )
+        explanation = Explanation(now, candidate.backend, candidate.pool_name, _choice(winner, evaluated), records)
+        return Decision(job.id, FilterStatus.OK, placement, explanation), candidate
+
+
+def _choice(winner: Evaluated, evaluated: list[Evaluated]) -> str:
+    candidate = winner.candidate
+    fit = candidate.fit()
+    start = candidate.start()
+    text = (
+        f"placed on {candidate.key}: score {winner.total:.1f}, fits in tier {fit.tier} ({fit.gpu_type}), "
+        f"expected start in {start.total:.0f} s"
+    )
+    others = sorted(
+        (e for e in evaluated if e is not winner and e.status is FilterStatus.OK), key=lambda e: -e.total
+    )
+    if others:
+        text += "; runner-up " + ", ".join(f"{e.candidate.key} {e.total:.1f}" for e in others[:3])
+    rejected = [e for e in evaluated if e.status is not FilterStatus.OK]
+    if rejected:
+        text += "; filtered out: " + "; ".join(_reasons(e) for e in rejected)
+    return text
+
+
+def _refusal(status: FilterStatus, evaluated: list[Evaluated]) -> str:
+    if not evaluated:
+        return "no backends are configured"
+    head = "no backend can ever run this job" if status is FilterStatus.UNRESOLVABLE else "no backend fits now"
+    return f"{head}: " + "; ".join(_reasons(e) for e in evaluated)
+
+
+def _reasons(e: Evaluated) -> str:
+    failed = [f"{v.plugin}: {v.reason}" for v in e.verdicts if v.status is not FilterStatus.OK]
+    return f"{e.candidate.key} ({', '.join(failed)})"

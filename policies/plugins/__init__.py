@@ -1,0 +1,1 @@
+"""The built-in plugins, one module each. Profiles (policies/profiles.py) map their names to these classes."""
