@@ -1,0 +1,189 @@
+"""``RestTransport``: slurmrestd with a JWT (``X-SLURM-USER-NAME`` / ``X-SLURM-USER-TOKEN``), standard library
+only. See ``transport.SlurmTransport`` for the contract.
+
+Paths: ``/slurm/<v>/{job/submit, jobs, job/<id>, nodes, partitions}`` and ``/slurmdb/<v>/job/<id>`` for jobs
+that left slurmctld. Request shapes: v0.0.38 (22.05/23.02: ``nodes: [min, max]``, ``gres``, plain integers,
+``environment`` as an object) and v0.0.39+ (v0.0.41/v0.0.42 from the specs: ``minimum_nodes``,
+``tres_per_node``, ``{set, number}`` integers, ``environment`` as ``["K=V"]``, ``required_switches``).
+slurmrestd ignores ``#SBATCH`` lines, so every directive travels as a JSON field; the script is the same text.
+Not available over REST: ``sbatch --test-only`` (``test_only`` returns None), the switch tree (``topology``
+returns []), and on v0.0.38 ``--switches`` (no such field; the adapter lists it as unsupported).
+The token is re-read from ``tokenFile`` when the file changes, so it can be rotated without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.base import BackendUnavailable, SubmitRejected
+from adapters.slurm.parsers import errors_of, number, parse_jobs, parse_nodes, parse_partitions
+from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from adapters.slurm.render import BatchRequest, script_text
+from adapters.slurm.settings import RestSettings
+from adapters.slurm.transport import looks_unreachable
+
+_CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished", "not found")
+
+
+def _set(value: int) -> dict[str, Any]:
+    return {"set": True, "infinite": False, "number": value}
+
+
+def job_description(request: BatchRequest, api_version: str) -> dict[str, Any]:
+    """The ``job`` object of a submit request for ``api_version`` (see the module docstring)."""
+    common: dict[str, Any] = {
+        "name": request.name,
+        "comment": request.comment,
+        "partition": request.partition,
+        "tasks_per_node": request.ntasks_per_node,
+        "cpus_per_task": request.cpus_per_task,
+        "standard_output": request.output,
+        "current_working_directory": request.workdir,
+    }
+    if request.qos:
+        common["qos"] = request.qos
+    if request.account:
+        common["account"] = request.account
+    if api_version == "v0.0.38":
+        job = {
+            **common,
+            "nodes": [request.nodes, request.nodes],
+            "memory_per_node": request.mem_mb,
+            "time_limit": request.time_minutes,
+            "environment": dict(request.environment),
+        }
+        if request.gres:
+            job["gres"] = request.gres
+        return job
+    job = {
+        **common,
+        "script": script_text(request),
+        "minimum_nodes": request.nodes,
+        "maximum_nodes": request.nodes,
+        "tasks": request.nodes * request.ntasks_per_node,
+        "memory_per_node": _set(request.mem_mb),
+        "time_limit": _set(request.time_minutes),
+        "environment": [f"{k}={v}" for k, v in request.environment.items()],
+    }
+    if request.gres:
+        job["tres_per_node"] = "gres/" + request.gres
+    if request.switches:
+        count, _, wait = request.switches.partition("@")
+        job["required_switches"] = _set(int(count))
+        if wait:
+            job["wait_for_switch"] = int(wait) * 60
+    return job
+
+
+class RestTransport:
+    def __init__(self, rest: RestSettings):
+        self._rest = rest
+        self._token: str | None = rest.token
+        self._token_mtime: float | None = None
+        version = rest.api_version
+        self._slurm = f"{rest.url}/slurm/{version}"
+        self._slurmdb = f"{rest.url}/slurmdb/{version}"
+
+    @property
+    def api_version(self) -> str:
+        return self._rest.api_version
+
+    def _current_token(self) -> str:
+        path = self._rest.token_file
+        if path:
+            try:
+                mtime = os.stat(path).st_mtime
+                if mtime != self._token_mtime:
+                    with open(path, encoding="utf-8") as handle:
+                        self._token = handle.read().strip().removeprefix("SLURM_JWT=")
+                    self._token_mtime = mtime
+            except OSError as exc:
+                raise BackendUnavailable(f"cannot read slurmrestd token file {path}: {exc}") from exc
+        if not self._token:
+            raise BackendUnavailable("no slurmrestd token configured")
+        return self._token
+
+    def _call(self, method: str, url: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, decoded JSON). Raises BackendUnavailable for transport errors and 5xx without JSON."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method, headers={
+            "X-SLURM-USER-NAME": self._rest.user,
+            "X-SLURM-USER-TOKEN": self._current_token(),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        })
+        try:
+            with urllib.request.urlopen(request, timeout=self._rest.timeout_s) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise BackendUnavailable(f"slurmrestd {self._rest.url}: {exc}") from exc
+        try:
+            doc = json.loads(raw) if raw else {}
+        except json.JSONDecodeError as exc:
+            raise BackendUnavailable(f"slurmrestd {method} {url}: HTTP {status}, not JSON") from exc
+        if status in (401, 403):
+            raise BackendUnavailable(f"slurmrestd refused the token for {self._rest.user} (HTTP {status})")
+        return status, doc if isinstance(doc, dict) else {}
+
+    def _get(self, url: str) -> dict[str, Any]:
+        status, doc = self._call("GET", url)
+        errors = errors_of(doc)
+        if status >= 400 or errors:
+            raise BackendUnavailable(f"slurmrestd GET {url}: HTTP {status} {'; '.join(errors)}")
+        return doc
+
+    # ---------------------------------------------------------------------------------------- protocol
+    def submit(self, request: BatchRequest) -> str:
+        body = {"script": script_text(request), "job": job_description(request, self.api_version)}
+        status, doc = self._call("POST", f"{self._slurm}/job/submit", body)
+        errors = errors_of(doc)
+        job_id = number(doc.get("job_id"))
+        if job_id and not errors:
+            return str(job_id)
+        message = "; ".join(errors) or f"HTTP {status} without a job id"
+        if looks_unreachable(message):
+            raise BackendUnavailable(f"slurmrestd submit: {message}")
+        raise SubmitRejected(f"slurmrestd: {message}")
+
+    def test_only(self, request: BatchRequest) -> TestOnlyResult | None:
+        return None
+
+    def jobs(self) -> list[JobRecord]:
+        return parse_jobs(self._get(f"{self._slurm}/jobs"))
+
+    def history(self, job_ids: Sequence[str]) -> list[JobRecord]:
+        out: list[JobRecord] = []
+        for job_id in job_ids:
+            status, doc = self._call("GET", f"{self._slurmdb}/job/{job_id}")
+            if status < 400 and isinstance(doc.get("jobs"), list):
+                out += parse_jobs(doc)
+        return out
+
+    def nodes(self) -> list[NodeRecord]:
+        return parse_nodes(self._get(f"{self._slurm}/nodes"))
+
+    def partitions(self) -> list[PartitionRecord]:
+        return parse_partitions(self._get(f"{self._slurm}/partitions"))
+
+    def topology(self) -> list[SwitchRecord]:
+        return []
+
+    def cancel(self, job_id: str) -> None:
+        status, doc = self._call("DELETE", f"{self._slurm}/job/{job_id}")
+        errors = errors_of(doc)
+        if status < 400 and not errors:
+            return
+        message = "; ".join(errors).lower()
+        if any(m in message for m in _CANCEL_DONE):
+            return
+        raise BackendUnavailable(f"slurmrestd DELETE job {job_id}: HTTP {status} {message}")
+
+    def close(self) -> None:
+        return None
