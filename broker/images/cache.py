@@ -110,14 +110,10 @@ class SifCache:
                     st = path.stat()
                 except FileNotFoundError:
                     continue
-                entries.append(
-                    CacheEntry(f"sha256:{match.group(1)}", path, st.st_size, max(st.st_atime, st.st_mtime))
-                )
+                entries.append(CacheEntry(f"sha256:{match.group(1)}", path, st.st_size, max(st.st_atime, st.st_mtime)))
         return sorted(entries, key=lambda e: e.last_used, reverse=True)
 
-    def prune(
-        self, max_bytes: int | None = None, keep: frozenset[str] = frozenset()
-    ) -> builtins.list[CacheEntry]:
+    def prune(self, max_bytes: int | None = None, keep: frozenset[str] = frozenset()) -> builtins.list[CacheEntry]:
         """Remove least recently used SIFs until the cache fits ``max_bytes`` (default: the cache's bound).
 
         Skips ``keep``, the digests ``in_use()`` reports and digests whose lock is held (being converted).
@@ -162,9 +158,7 @@ class SifCache:
         try:
             self.converter.convert(resolved, tmp, scratch, progress)
             if not looks_like_sif(tmp):
-                raise ConversionFailed(
-                    resolved.original, f"the {self.converter.name} builder wrote no SIF file"
-                )
+                raise ConversionFailed(resolved.original, f"the {self.converter.name} builder wrote no SIF file")
             _fsync_file(tmp)
             os.rename(tmp, final)
             _fsync_dir(self.directory)

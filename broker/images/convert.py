@@ -39,9 +39,7 @@ INSPECT_TIMEOUT = 60.0
 class Converter(Protocol):
     name: str
 
-    def convert(
-        self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None
-    ) -> None: ...
+    def convert(self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None) -> None: ...
 
 
 def _report(progress: ProgressFn | None, step: str, fraction: float) -> None:
@@ -69,9 +67,7 @@ class SkopeoUmociConverter:
 
     name = "skopeo-umoci"
 
-    def convert(
-        self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None
-    ) -> None:
+    def convert(self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None) -> None:
         image = resolved.original
         require(PIPELINE_TOOLS, image, "converting an image to SIF without apptainer")
         verify_source_digest(resolved)
@@ -122,9 +118,7 @@ class ApptainerConverter:
         self.name = binary
         self.binary = binary
 
-    def convert(
-        self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None
-    ) -> None:
+    def convert(self, resolved: ResolvedImage, dest: Path, workdir: Path, progress: ProgressFn | None) -> None:
         image = resolved.original
         require([self.binary], image, f"the {self.binary} builder")
         verify_source_digest(resolved)

@@ -66,9 +66,7 @@ def resolve_image(image: str, settings: ImageSettings) -> ResolvedImage:
         info = inspect(local, image, settings.inspect_timeout_seconds)
         digest = _digest(info, image, local)
         if ref.digest and ref.digest != digest:
-            raise ImageError(
-                image, f"the local source {local} holds {digest}, not the requested {ref.digest}"
-            )
+            raise ImageError(image, f"the local source {local} holds {digest}, not the requested {ref.digest}")
         size = _size(info) or _manifest_size(local, image, settings.inspect_timeout_seconds)
         return ResolvedImage(image, f"{ref.repository}@{digest}", digest, local, size)
     target = apply_mirrors(ref.normalized(), dict(settings.mirrors))
@@ -78,9 +76,9 @@ def resolve_image(image: str, settings: ImageSettings) -> ResolvedImage:
     # Kubernetes pulls what the broker could reach: the mirror's repository when a mirror applied, else the
     # user's own spelling. Mirrors preserve digests, so both tracks run the same bytes either way.
     pinned_repo = ref.repository if target_repo == ref.full_repository else target_repo
-    return ResolvedImage(
-        image, f"{pinned_repo}@{digest}", digest, f"docker://{target_repo}@{digest}", _size(info)
-    )
+    source = f"docker://{target_repo}@{digest}"
+    size = _size(info) or _manifest_size(source, image, settings.inspect_timeout_seconds)
+    return ResolvedImage(image, f"{pinned_repo}@{digest}", digest, source, size)
 
 
 def inspect(transport_ref: str, image: str, timeout: float) -> dict[str, object]:
@@ -121,9 +119,7 @@ def _size(info: dict[str, object]) -> int | None:
 
 def _manifest_size(transport_ref: str, image: str, timeout: float) -> int | None:
     """Layer bytes from the raw manifest (older skopeo prints no LayersData); None for lists or trouble."""
-    done = run_capture(
-        ["skopeo", "inspect", "--raw", "--retry-times", "0", transport_ref], image, timeout=timeout
-    )
+    done = run_capture(["skopeo", "inspect", "--raw", "--retry-times", "0", transport_ref], image, timeout=timeout)
     if done.returncode != 0:
         return None
     try:

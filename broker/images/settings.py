@@ -74,9 +74,7 @@ class ImageSettings:
                 raise ValueError(f"{prefix}.builder: {m['builder']!r} is not one of {', '.join(BUILDERS)}")
             kwargs["builder"] = m["builder"]
         if "inspectTimeoutSeconds" in m:
-            kwargs["inspect_timeout_seconds"] = _positive(
-                m["inspectTimeoutSeconds"], f"{prefix}.inspectTimeoutSeconds"
-            )
+            kwargs["inspect_timeout_seconds"] = _positive(m["inspectTimeoutSeconds"], f"{prefix}.inspectTimeoutSeconds")
         if "conversionBytesPerSecond" in m:
             kwargs["conversion_bytes_per_second"] = _positive(
                 m["conversionBytesPerSecond"], f"{prefix}.conversionBytesPerSecond"
