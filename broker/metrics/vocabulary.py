@@ -22,8 +22,8 @@ OTHER = "other"
 REROUTE_REASONS: tuple[str, ...] = ("pending_timeout", "backend_down", "rejected", OTHER)
 # Why an attempt is retried: the adapters' FailureKind values plus transient submit trouble.
 RETRY_REASONS: tuple[str, ...] = (*(kind.value for kind in FailureKind), "backend_unavailable", OTHER)
-# The reconciler's numbered steps (design section 5).
-RECONCILER_STEPS: tuple[str, ...] = ("dispatch", "observe", "timeouts", "retry", "zombies")
+# The reconciler's steps, in order (broker/reconciler/loop.py; ``snapshot`` refreshes every backend first).
+RECONCILER_STEPS: tuple[str, ...] = ("snapshot", "place", "dispatch", "observe", "limits", "reroute", "zombies")
 
 # Buckets around the 10 s scheduling-latency SLO: fine below it, a few above to show how far off it is.
 SCHEDULING_LATENCY_BUCKETS: tuple[float, ...] = (

@@ -43,7 +43,7 @@ from broker.metrics import BrokerMetrics
 
 SERVICE = "dualtrack.v1.Broker"
 TENANTS = ("vision-qa", "vision-rnd", "platform")
-STEPS = ("dispatch", "observe", "timeouts", "retry", "zombies")
+STEPS = ("snapshot", "place", "dispatch", "observe", "limits", "reroute", "zombies")
 PENDING_TIMEOUT_S = 3.0
 
 
@@ -186,7 +186,7 @@ class Driver:
                 else:
                     tracked.state = state
 
-    def step_timeouts(self) -> None:
+    def step_reroute(self) -> None:
         now = time.time()
         with self.lock:
             stuck = [t for t in self.jobs.values() if t.state is JobState.QUEUED and t.ref is not None
@@ -202,8 +202,14 @@ class Driver:
             tracked.job = tracked.job.evolve(attempt=tracked.job.attempt + 1)
             self._submit(tracked, target)
 
-    def step_retry(self) -> None:
-        """Retries are re-placed by dispatch (the attempt is already back in ACCEPTED)."""
+    def step_snapshot(self) -> None:
+        """Snapshots are published at the end of the cycle (run_cycle)."""
+
+    def step_place(self) -> None:
+        """Placement happens inside dispatch here."""
+
+    def step_limits(self) -> None:
+        """The driver's jobs have no time limits."""
 
     def step_zombies(self) -> None:
         if self.cycle % 7 == 0:

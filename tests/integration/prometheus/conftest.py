@@ -58,12 +58,35 @@ class Prometheus:
 @dataclass
 class BrokerUnderTest:
     metrics_target: str  # host:port of /metrics
-    kind: str  # "driver" (tests/integration/prometheus/activity_driver.py) or "serve" (dualtrack serve)
+    kind: str  # "serve" (the real `dualtrack serve`) or "driver" (activity_driver.py, shaped to break SLOs)
 
 
-@pytest.fixture(scope="module")
-def broker_under_test() -> Iterator[BrokerUnderTest]:
-    """The in-test driver process playing broker over two in-memory clusters (see activity_driver.py)."""
+@pytest.fixture(scope="module", params=["serve", "driver"])
+def broker_under_test(request: pytest.FixtureRequest,
+                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnderTest]:
+    """The real broker fed with jobs over gRPC, then the activity driver (see their modules)."""
+    if request.param == "serve":
+        yield from _real_broker(tmp_path_factory.mktemp("serve"))
+    else:
+        yield from _activity_driver()
+
+
+def _real_broker(workdir: Path) -> Iterator[BrokerUnderTest]:
+    from .broker_process import JobFeeder, start_serve
+
+    try:
+        serve = start_serve(workdir)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    feeder = JobFeeder(serve.grpc_address).start()
+    try:
+        yield BrokerUnderTest(serve.metrics_target, "serve")
+    finally:
+        feeder.stop()
+        serve.stop()
+
+
+def _activity_driver() -> Iterator[BrokerUnderTest]:
     process = subprocess.Popen([sys.executable, str(DRIVER), "--port", "0"], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
