@@ -1,0 +1,3 @@
+from broker.kubesim.main import main
+
+main()
