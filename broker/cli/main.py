@@ -77,6 +77,8 @@ def serve(
     from broker.reconciler import Reconciler
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic", "kubernetes.client.rest"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         cfg = load_config(config)
         ctx = build_context(cfg)

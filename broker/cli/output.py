@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,8 +17,9 @@ from rich.table import Table
 
 from proto.dualtrack.v1 import broker_pb2 as pb
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# Piped output (logs, CI, scripts) gets wide lines instead of rich's 80-column default.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 
 class Format(StrEnum):
@@ -33,7 +35,8 @@ STATE_STYLE = {
 
 
 def as_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
 
 
 def emit_data(data: Any, fmt: Format) -> None:

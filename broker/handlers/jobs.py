@@ -16,7 +16,7 @@ from broker.domain import FilterStatus, Job, JobState, new_job_id
 from broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
 from broker.handlers.specs import SpecSource, load_spec
 from broker.placement import placement_context, usage_of
-from broker.store import Created, IdempotencyConflict, JobPage, NewJob, StaleJob
+from broker.store import Changes, Created, IdempotencyConflict, JobPage, NewJob, StaleJob
 from policies import Decision
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def cancel_job(ctx: BrokerContext, job_id: str, *, reason: str = "", tenant: str
         if job.state.terminal:
             return job
         try:
-            cancelled = ctx.store.transition(job, JobState.CANCELLED, message)
+            cancelled = ctx.store.transition(job, JobState.CANCELLED, message, Changes(reason=message))
             break
         except StaleJob:
             continue  # the reconciler moved it meanwhile: read again and retry

@@ -1,0 +1,26 @@
+"""proto <-> domain conversions keep every field of the spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from broker.api.convert import spec_dict_from_pb, spec_to_pb
+from broker.domain import parse_spec, parse_spec_yaml
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_spec_round_trips_through_the_proto_message(path: Path) -> None:
+    spec = parse_spec_yaml(path.read_text())
+    assert parse_spec(spec_dict_from_pb(spec_to_pb(spec))) == spec
+
+
+def test_zero_gpus_survives_the_message() -> None:
+    yolo_1gpu = next(p for p in EXAMPLES if p.name == "yolo-1gpu.yaml")
+    text = yolo_1gpu.read_text().replace("gpusPerWorker: 1", "gpusPerWorker: 0")
+    spec = parse_spec_yaml(text)
+    assert spec.spec.resources.gpus_per_worker == 0
+    assert parse_spec(spec_dict_from_pb(spec_to_pb(spec))).spec.resources.gpus_per_worker == 0
