@@ -68,7 +68,7 @@ class PolicyConfig:
     @staticmethod
     def from_mapping(data: Mapping[str, Any] | None) -> PolicyConfig:
         """Validate the ``policies:`` mapping (None or {} = all defaults). Raises ValueError naming the key."""
-        return _parse(data or {})
+        return _parse({} if data is None else data)
 
 
 # --- validation helpers: each takes the dotted path of the value it checks ---------------------------------

@@ -123,9 +123,7 @@ def _choice(winner: Evaluated, evaluated: list[Evaluated]) -> str:
         f"placed on {candidate.key}: score {winner.total:.1f}, fits in tier {fit.tier} ({fit.gpu_type}), "
         f"expected start in {start.total:.0f} s"
     )
-    others = sorted(
-        (e for e in evaluated if e is not winner and e.status is FilterStatus.OK), key=lambda e: -e.total
-    )
+    others = sorted((e for e in evaluated if e is not winner and e.status is FilterStatus.OK), key=lambda e: -e.total)
     if others:
         text += "; runner-up " + ", ".join(f"{e.candidate.key} {e.total:.1f}" for e in others[:3])
     rejected = [e for e in evaluated if e.status is not FilterStatus.OK]

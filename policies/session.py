@@ -48,7 +48,14 @@ class Session:
         self._tenant_jobs: dict[str, int] = {}
         self._pool_gpus: dict[tuple[str, str], int] = {}
         self._assumed: list[Assumption] = []
-        self.total_gpus = sum(s.gpus_total for s in ctx.snapshots.values() if s.healthy)
+        self._total_gpus: int | None = None
+
+    @property
+    def total_gpus(self) -> int:
+        """Schedulable GPUs over every healthy backend (from the cached indexes: no walk over the nodes)."""
+        if self._total_gpus is None:
+            self._total_gpus = sum(self.index(b).gpus_total for b, s in self.ctx.snapshots.items() if s.healthy)
+        return self._total_gpus
 
     def index(self, backend: str) -> SnapshotIndex:
         found = self._indexes.get(backend)
@@ -78,7 +85,13 @@ class Session:
     def assume(self, job: Job, backend: str, pool: str | None, fit: GangFit) -> Assumption:
         res = job.spec.spec.resources
         assumption = Assumption(
-            job.id, job.tenant, backend, pool, res.gpus_per_worker, res.cpus_per_worker, res.memory_per_worker,
+            job.id,
+            job.tenant,
+            backend,
+            pool,
+            res.gpus_per_worker,
+            res.cpus_per_worker,
+            res.memory_per_worker,
             fit.nodes,
         )
         self._apply(assumption, +1)

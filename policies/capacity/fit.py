@@ -193,9 +193,7 @@ def _pick(index: SnapshotIndex, ordered: Iterable[int], request: GangRequest) ->
 
 def _placed(index: SnapshotIndex, key: str, tier: Tier, picked: list[int], request: GangRequest) -> GangFit:
     stranded = sum(index.free[i] for i in set(picked)) - request.total_gpus
-    return GangFit(
-        FilterStatus.OK, "", key, tier, tuple(picked), stranded=stranded, used=request.total_gpus
-    )
+    return GangFit(FilterStatus.OK, "", key, tier, tuple(picked), stranded=stranded, used=request.total_gpus)
 
 
 def _fit_cpu_only(index: SnapshotIndex, scope: ScopeIndex, request: GangRequest) -> GangFit:

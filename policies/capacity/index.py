@@ -149,9 +149,7 @@ class ScopeIndex:
     def __init__(self, pool: str | None, owner: SnapshotIndex):
         self.pool = pool
         nodes = owner.snapshot.nodes
-        self.members = [
-            i for i, n in enumerate(nodes) if pool is None or not n.pools or pool in n.pools
-        ]
+        self.members = [i for i, n in enumerate(nodes) if pool is None or not n.pools or pool in n.pools]
         by_type: dict[str, list[int]] = {}
         for i in self.members:
             if nodes[i].gpus_total > 0:
@@ -173,6 +171,7 @@ class SnapshotIndex:
         self.cpus_free = [n.cpus_free if n.schedulable else 0 for n in snapshot.nodes]
         self.memory_free = [n.memory_free if n.schedulable else 0 for n in snapshot.nodes]
         self.has_switches = any(p.leaf is not None for p in self.places)
+        self.gpus_total = sum(n.gpus_total for n in snapshot.nodes if n.schedulable)
         self._scopes: dict[str | None, ScopeIndex] = {}
 
     def scope(self, pool: str | None) -> ScopeIndex:

@@ -1,4 +1,4 @@
-"""Small builders for jobs, snapshots and contexts used by every policies test."""
+"""Small builders for jobs, snapshots and contexts used by every policies test (imported, not a conftest)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,10 @@ def make_job(
     created_at: float = 0.0,
 ) -> Job:
     resources: dict[str, Any] = {
-        "workers": workers, "gpusPerWorker": gpus, "cpusPerWorker": cpus, "memoryPerWorker": memory,
+        "workers": workers,
+        "gpusPerWorker": gpus,
+        "cpusPerWorker": cpus,
+        "memoryPerWorker": memory,
     }
     if gpu_type:
         resources["gpuType"] = gpu_type
@@ -73,9 +76,18 @@ def node(
     schedulable: bool = True,
 ) -> NodeCapacity:
     return NodeCapacity(
-        name=name, gpu_type=gpu_type, gpus_total=total, gpus_free=total if free is None else free,
-        cpus_total=cpus, cpus_free=cpus, memory_total=memory, memory_free=memory, switch=switch,
-        nvlink_domain=domain, pools=tuple(pools), schedulable=schedulable,
+        name=name,
+        gpu_type=gpu_type,
+        gpus_total=total,
+        gpus_free=total if free is None else free,
+        cpus_total=cpus,
+        cpus_free=cpus,
+        memory_total=memory,
+        memory_free=memory,
+        switch=switch,
+        nvlink_domain=domain,
+        pools=tuple(pools),
+        schedulable=schedulable,
     )
 
 
@@ -92,9 +104,16 @@ def snapshot(
     error: str = "",
 ) -> ClusterSnapshot:
     return ClusterSnapshot(
-        backend=backend, kind=kind, taken_at=1000.0, healthy=healthy, error=error, nodes=tuple(nodes),
-        pools=tuple(pools), switches=tuple(Switch(n, p) for n, p in (switches or {}).items()),
-        pending_gpu_seconds=pending_gpu_seconds, images=frozenset(images),
+        backend=backend,
+        kind=kind,
+        taken_at=1000.0,
+        healthy=healthy,
+        error=error,
+        nodes=tuple(nodes),
+        pools=tuple(pools),
+        switches=tuple(Switch(n, p) for n, p in (switches or {}).items()),
+        pending_gpu_seconds=pending_gpu_seconds,
+        images=frozenset(images),
     )
 
 
