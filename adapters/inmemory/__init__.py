@@ -67,6 +67,11 @@ class _FakeNode:
     gpu_type: str
     switch: str
     used: int = 0
+    external: int = 0  # GPUs held by work the broker does not know (occupy())
+
+    @property
+    def free(self) -> int:
+        return self.gpus - self.used - self.external
 
 
 class InMemoryBackend:
@@ -107,6 +112,12 @@ class InMemoryBackend:
         with self._lock:
             self._scripts.setdefault(job_id, []).extend(outcomes)
 
+    def occupy(self, gpus_per_node: int) -> None:
+        """Simulate load from outside the broker: hold ``gpus_per_node`` GPUs on every node (0 frees them)."""
+        with self._lock:
+            for node in self._nodes:
+                node.external = min(gpus_per_node, node.gpus)
+
     def set_available(self, available: bool) -> None:
         with self._lock:
             self._available = available
@@ -126,7 +137,7 @@ class InMemoryBackend:
             self._advance()
             nodes = tuple(
                 NodeCapacity(
-                    name=n.name, gpu_type=n.gpu_type, gpus_total=n.gpus, gpus_free=n.gpus - n.used,
+                    name=n.name, gpu_type=n.gpu_type, gpus_total=n.gpus, gpus_free=n.free,
                     cpus_total=64, cpus_free=64, memory_total=512 * 1024**3, memory_free=512 * 1024**3,
                     switch=n.switch,
                 )
@@ -231,8 +242,7 @@ class InMemoryBackend:
                 self._try_start(fake, now)
 
     def _try_start(self, fake: _FakeJob, now: float) -> None:
-        free = {n.name: n.gpus - n.used for n in self._nodes
-                if fake.gpu_type in (None, n.gpu_type)}
+        free = {n.name: n.free for n in self._nodes if fake.gpu_type in (None, n.gpu_type)}
         allocation: list[str] = []
         for _ in range(fake.workers):
             host = next((name for name, gpus in free.items() if gpus >= fake.gpus_per_worker), None)
