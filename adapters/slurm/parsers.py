@@ -231,6 +231,12 @@ def _node_states(node: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(w for w in words if w)
 
 
+def _csv(value: Any) -> tuple[str, ...]:
+    """A csv_string of the newer specs: a list, or one comma-separated string."""
+    items = value.split(",") if isinstance(value, str) else value or []
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
 def _node(node: Mapping[str, Any]) -> NodeRecord:
     return NodeRecord(
         name=_text(node.get("name")),
@@ -241,7 +247,7 @@ def _node(node: Mapping[str, Any]) -> NodeRecord:
         alloc_memory_mb=number(node.get("alloc_memory")) or 0,
         gres=_text(node.get("gres")),
         gres_used=_text(node.get("gres_used")),
-        partitions=tuple(str(p) for p in node.get("partitions") or []),
+        partitions=_csv(node.get("partitions")),
         reason=_text(node.get("reason")),
     )
 
@@ -304,6 +310,6 @@ def parse_partitions(doc: Any) -> list[PartitionRecord]:
         up = "UP" in states or not any(s in ("DOWN", "DRAIN", "INACTIVE") for s in states)
         out.append(PartitionRecord(
             name=_text(p.get("name")), up=up,
-            max_time_s=limit * 60 if limit is not None and limit < 0xFFFFFFFE else None, nodes=nodes,
+            max_time_s=limit * 60 if limit is not None and 0 <= limit < 0xFFFFFFFE else None, nodes=nodes,
         ))
     return out

@@ -53,6 +53,7 @@ def job_description(request: BatchRequest, api_version: str) -> dict[str, Any]:
         job = {
             **common,
             "nodes": [request.nodes, request.nodes],
+            "tasks": request.nodes * request.ntasks_per_node,  # without it 22.05 allocates one node
             "memory_per_node": request.mem_mb,
             "time_limit": request.time_minutes,
             "environment": dict(request.environment),

@@ -39,6 +39,7 @@ STATE_TABLE: Mapping[str, Mapped] = {
     "SIGNALING": Mapped(P.RUNNING, note="being signalled"),
     "STAGE_OUT": Mapped(P.RUNNING, note="staging out"),
     "RESIZING": Mapped(P.RUNNING, note="resizing"),
+    "POWER_UP_NODE": Mapped(P.PENDING, note="nodes are powering up"),
     "COMPLETED": Mapped(P.SUCCEEDED),
     "FAILED": Mapped(P.FAILED, F.USER),
     "SPECIAL_EXIT": Mapped(P.FAILED, F.USER, "special exit"),
@@ -50,11 +51,15 @@ STATE_TABLE: Mapping[str, Mapped] = {
     "PREEMPTED": Mapped(P.FAILED, F.INFRA, "preempted"),
     "REVOKED": Mapped(P.FAILED, F.INFRA, "revoked by a federation sibling"),
     "LAUNCH_FAILED": Mapped(P.FAILED, F.INFRA, "launch failed"),
+    "RECONFIG_FAIL": Mapped(P.FAILED, F.INFRA, "node reconfiguration failed"),
     "OUT_OF_MEMORY": Mapped(P.FAILED, F.OUT_OF_MEMORY, "out of memory"),
 }
 
 # flags that override the base state, strongest first
-_OVERRIDING_FLAGS = ("REQUEUED", "REQUEUE_HOLD", "CONFIGURING", "COMPLETING", "REVOKED", "SPECIAL_EXIT")
+_OVERRIDING_FLAGS = (
+    "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "POWER_UP_NODE", "CONFIGURING", "COMPLETING",
+    "REVOKED", "SPECIAL_EXIT", "LAUNCH_FAILED", "RECONFIG_FAIL",
+)
 # FAILED with one of these reasons is the site's fault, not the program's
 _INFRA_REASONS = ("launch", "prolog", "epilog", "node", "boot", "batchhost", "system")
 
