@@ -17,7 +17,7 @@ from adapters.volcano.client import HYPERNODES, JOBS, PODGROUPS, QUEUES, Already
 from adapters.volcano.observe import observe_one, phase_of
 from adapters.volcano.render import LABEL_ATTEMPT, LABEL_JOB_ID, render_vcjob, to_yaml
 from adapters.volcano.settings import VolcanoSettings
-from adapters.volcano.snapshot import build_snapshot
+from adapters.volcano.snapshot import build_snapshot, gpu_type_of
 from broker.domain import (
     BackendRef,
     ClusterSnapshot,
@@ -30,6 +30,7 @@ from broker.domain import (
 
 Obj = dict[str, Any]
 VOLCANO_JOB_LABEL = "volcano.sh/job-name"
+PRODUCTS_TTL_SECONDS = 300.0
 
 
 def _split(ref: BackendRef, default_namespace: str) -> tuple[str, str]:
@@ -50,14 +51,21 @@ class VolcanoBackend:
         self.unsupported: Mapping[Feature, str] = {}
         self._client = client or KubeClient(name, settings)
         self._clock = clock
+        self._products: dict[str, tuple[str, ...]] = {}  # gpuType -> product label values seen on nodes
+        self._products_at = float("-inf")
 
     # -- Backend Protocol --------------------------------------------------------------------
     def render(self, job: Job, placement: Placement) -> str:
-        return to_yaml(render_vcjob(job, placement, self.settings))
+        """The vcjob YAML; uses the GPU products learnt from the last snapshot (no API call)."""
+        return to_yaml(render_vcjob(job, placement, self.settings, self._products))
 
     def submit(self, job: Job, placement: Placement) -> BackendRef:
         """Create the vcjob; an existing one of the same job and attempt is returned, not created again."""
-        manifest = render_vcjob(job, placement, self.settings)
+        gpu_type = job.spec.spec.resources.gpu_type
+        stale = self._clock() - self._products_at > PRODUCTS_TTL_SECONDS
+        if gpu_type and gpu_type not in self.settings.gpu_products and (gpu_type not in self._products or stale):
+            self._learn_products(self._client.list_nodes())
+        manifest = render_vcjob(job, placement, self.settings, self._products)
         namespace, name = self.settings.namespace, manifest["metadata"]["name"]
         ref = BackendRef(self.name, name, f"{namespace}/{name}")
         try:
@@ -107,6 +115,7 @@ class VolcanoBackend:
 
     def snapshot(self) -> ClusterSnapshot:
         nodes = self._client.list_nodes()
+        self._learn_products(nodes)
         pods = self._client.list_pods(field_selector="status.phase!=Succeeded,status.phase!=Failed")
         try:
             queues = self._client.list_custom(QUEUES)
@@ -125,6 +134,16 @@ class VolcanoBackend:
         self._client.close()
 
     # -- helpers -----------------------------------------------------------------------------
+    def _learn_products(self, nodes: Sequence[Obj]) -> None:
+        found: dict[str, set[str]] = {}
+        for node in nodes:
+            product = (node.get("metadata", {}).get("labels") or {}).get(self.settings.gpu_product_label)
+            gpu_type = gpu_type_of(product, self.settings)
+            if product and gpu_type:
+                found.setdefault(gpu_type, set()).add(product)
+        self._products = {k: tuple(sorted(v)) for k, v in found.items()}
+        self._products_at = self._clock()
+
     @staticmethod
     def _related(vcjob: Obj | None, podgroups: Sequence[Obj], pods: Sequence[Obj]) -> tuple[Obj | None, list[Obj]]:
         """The PodGroup owned by ``vcjob`` and its pods (by Volcano's job-name label)."""

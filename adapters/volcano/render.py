@@ -14,11 +14,13 @@ What lands where (design section 3):
   rendezvous variables. ``NODE_RANK`` comes from the pod annotation ``volcano.sh/task-index`` through the
   downward API: the env plugin's ``VK_TASK_INDEX`` is appended after the template's variables, so a
   ``NODE_RANK: $(VK_TASK_INDEX)`` in the template would never be expanded by the kubelet;
+- GPU product selection on ``gpuProductLabel`` (see ``gpu_products_for``) and the GPU taint tolerations;
 - ``networkTopology`` (tier node -> highestTierAllowed 1, switch -> 2) when the spec asks for a tier.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -47,9 +49,14 @@ def format_memory(size: int) -> str:
     return str(size)
 
 
-def gpu_product_for(gpu_type: str, settings: VolcanoSettings) -> str:
-    """The node label value selecting ``gpu_type``: the configured product, else the type itself."""
-    return settings.gpu_products.get(gpu_type, gpu_type)
+def gpu_products_for(gpu_type: str, settings: VolcanoSettings,
+                     discovered: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The product label values that select ``gpu_type``: the configured one, else those discovered on the
+    cluster's nodes (``snapshot.gpu_type_of`` read backwards), else the type itself."""
+    if gpu_type in settings.gpu_products:
+        return [settings.gpu_products[gpu_type]]
+    found = sorted((discovered or {}).get(gpu_type, ()))
+    return found or [gpu_type]
 
 
 def job_labels(job: Job) -> dict[str, str]:
@@ -94,7 +101,8 @@ def _volumes(job: Job, settings: VolcanoSettings) -> tuple[list[dict[str, Any]],
     return volumes, mounts
 
 
-def _pod_spec(job: Job, settings: VolcanoSettings) -> dict[str, Any]:
+def _pod_spec(job: Job, settings: VolcanoSettings,
+              discovered: Mapping[str, Sequence[str]] | None) -> dict[str, Any]:
     spec = job.spec.spec
     argv = render_kubernetes(launch_argv(spec))
     volumes, mounts = _volumes(job, settings)
@@ -116,13 +124,22 @@ def _pod_spec(job: Job, settings: VolcanoSettings) -> dict[str, Any]:
     }
     if spec.resources.gpus_per_worker:
         if spec.resources.gpu_type:
-            pod["nodeSelector"] = {settings.gpu_product_label: gpu_product_for(spec.resources.gpu_type, settings)}
+            products = gpu_products_for(spec.resources.gpu_type, settings, discovered)
+            if len(products) == 1:
+                pod["nodeSelector"] = {settings.gpu_product_label: products[0]}
+            else:
+                pod["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [
+                        {"key": settings.gpu_product_label, "operator": "In", "values": products}]}]}}}
         pod["tolerations"] = [dict(t) for t in settings.tolerations]
     return pod
 
 
-def render_vcjob(job: Job, placement: Placement, settings: VolcanoSettings) -> dict[str, Any]:
-    """The vcjob manifest for this attempt of ``job`` (see the module docstring)."""
+def render_vcjob(job: Job, placement: Placement, settings: VolcanoSettings,
+                 discovered_products: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """The vcjob manifest for this attempt of ``job`` (see the module docstring). ``discovered_products``
+    maps a gpuType to the product label values seen on the cluster's nodes (used when ``gpuProducts`` does
+    not name the type: one value -> nodeSelector, several -> a required node affinity)."""
     spec = job.spec.spec
     labels = job_labels(job)
     vcjob_spec: dict[str, Any] = {
@@ -142,7 +159,7 @@ def render_vcjob(job: Job, placement: Placement, settings: VolcanoSettings) -> d
                 "policies": [{"event": "TaskCompleted", "action": "CompleteJob"}],
                 "template": {
                     "metadata": {"labels": dict(labels), "annotations": {ANNOTATION_NAME: job.name}},
-                    "spec": _pod_spec(job, settings),
+                    "spec": _pod_spec(job, settings, discovered_products),
                 },
             }
         ],

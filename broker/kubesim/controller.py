@@ -183,9 +183,11 @@ class VolcanoController:
                     g, cp, m = _container_requests(c)
                     gpus, cpu, mem = gpus + g, cpu + cp, mem + m
                 total = [total[0] + gpus, total[1] + cpu, total[2] + mem]
+                required = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {}).get(
+                    "requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
                 requests.append(PodRequest(pod["metadata"]["name"], gpus, cpu, mem,
                                            dict(pod["spec"].get("nodeSelector") or {}),
-                                           list(pod["spec"].get("tolerations") or [])))
+                                           list(pod["spec"].get("tolerations") or []), list(required)))
         min_member = int(spec.get("minAvailable") or len(requests))
         min_gpus = sum(r.gpus for r in requests[:min_member])
         pg = {"metadata": {"name": pg_name, "namespace": ns, "ownerReferences": owner,

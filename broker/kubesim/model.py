@@ -74,6 +74,7 @@ class PodRequest:
     memory: int = 0
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: Sequence[Mapping[str, Any]] = ()
+    affinity_terms: Sequence[Mapping[str, Any]] = ()  # required nodeSelectorTerms (ORed)
 
 
 @dataclass
@@ -128,6 +129,17 @@ def tolerates(taint: Mapping[str, Any], tolerations: Iterable[Mapping[str, Any]]
     return False
 
 
+def _term_matches(term: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """One nodeSelectorTerm: every matchExpression holds (In, NotIn, Exists, DoesNotExist)."""
+    for expr in term.get("matchExpressions") or ():
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
+              "Exists": key in labels, "DoesNotExist": key not in labels}.get(op, False)
+        if not ok:
+            return False
+    return True
+
+
 def _misfit(node: SimNode, pod: PodRequest, gpus_free: int, cpu_free: int, mem_free: int) -> str:
     """Why ``pod`` does not fit ``node`` ('' when it fits), in the scheduler's words."""
     if not node.ready:
@@ -135,7 +147,8 @@ def _misfit(node: SimNode, pod: PodRequest, gpus_free: int, cpu_free: int, mem_f
     if node.unschedulable:
         return "node(s) were unschedulable"
     labels = node.all_labels()
-    if any(labels.get(k) != v for k, v in pod.node_selector.items()):
+    if any(labels.get(k) != v for k, v in pod.node_selector.items()) or (
+            pod.affinity_terms and not any(_term_matches(t, labels) for t in pod.affinity_terms)):
         return "node(s) didn't match Pod's node affinity/selector"
     for taint in node.taints:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(taint, pod.tolerations):

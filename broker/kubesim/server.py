@@ -96,7 +96,9 @@ def node_object(node: SimNode) -> Obj:
                        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
                                      {"type": "Hostname", "address": node.name}],
                        "nodeInfo": {"kubeletVersion": SERVER_VERSION["gitVersion"], "architecture": "amd64",
-                                    "operatingSystem": "linux", "containerRuntimeVersion": "kubesim://1"}}}
+                                    "operatingSystem": "linux", "containerRuntimeVersion": "kubesim://1",
+                                    "bootID": node.name, "kernelVersion": "6.1.0-kubesim", "kubeProxyVersion": "",
+                                    "machineID": node.name, "osImage": "kubesim", "systemUUID": node.name}}}
 
 
 def hypernode_objects(nodes: list[SimNode]) -> list[Obj]:
