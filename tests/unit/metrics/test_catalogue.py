@@ -76,3 +76,11 @@ def test_dashboard_panels_have_unique_ids_a_datasource_and_a_place() -> None:
 def test_the_dashboard_has_the_panels_the_issue_asks_for(title: str) -> None:
     titles = {panel["title"] for panel in json.loads(DASHBOARD_PATH.read_text())["panels"]}
     assert title in titles
+
+
+def test_docs_operations_describes_every_exported_metric() -> None:
+    from broker.metrics.artifacts import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "operations.md").read_text()
+    families = {f.name + ("_total" if f.type == "counter" else "") for f in BrokerMetrics().registry.collect()}
+    assert {name for name in families if f"`{name}`" not in text} == set()
