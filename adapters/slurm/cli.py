@@ -3,8 +3,8 @@ through a ``CommandRunner`` (local or SSH). See ``transport.SlurmTransport`` for
 
 Version notes: ``scontrol show nodes --json`` exists from 23.02 on; 22.05 and older use ``sinfo --json``
 (same node shape). ``squeue --json`` ignores filters on 22.05, so ``jobs()`` lists every job once. Jobs that
-left slurmctld are read from ``sacct --json`` (slurmdbd) or, where accounting is disabled, ``sacct -c``
-(the jobcomp file).
+left slurmctld are read from ``sacct`` (slurmdbd) or, where accounting is disabled, ``sacct -c`` (the jobcomp
+file), in sacct's parsable text (see ``history``).
 """
 
 from __future__ import annotations
@@ -18,16 +18,10 @@ from adapters.base import BackendUnavailable, SubmitRejected
 from adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
 from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 from adapters.slurm.render import BatchRequest, script_text
-from adapters.slurm.text import (
-    minutes_text_to_seconds,
-    parse_partitions_text,
-    parse_test_only,
-    parse_topology,
-    slurm_time_to_epoch,
-)
+from adapters.slurm.text import parse_partitions_text, parse_sacct_parsable, parse_test_only, parse_topology
 from adapters.slurm.transport import CommandResult, CommandRunner, looks_unreachable
 
-_JOBCOMP_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit"
+_SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit"
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished")
 
 
@@ -88,36 +82,20 @@ class CliTransport:
         return parse_jobs(self._json(["squeue", "--json"]))
 
     def history(self, job_ids: Sequence[str]) -> list[JobRecord]:
+        """Jobs that left slurmctld, from ``sacct`` (slurmdbd), else ``sacct -c`` (the jobcomp file).
+
+        Uses sacct's parsable text, not ``--json``: 22.05's ``sacct --json`` reports ``return_code 0`` for a
+        job that exited 3 (see tests/fixtures/slurm/sacct_22.05.8.json), while the text says ``3:0``."""
         if not job_ids:
             return []
         ids = ",".join(job_ids)
-        result = self._run(["sacct", "--json", "-X", "-j", ids])
-        if result.returncode == 0 and result.stdout.strip().startswith("{"):
-            return parse_jobs(json.loads(result.stdout))
+        result = self._run(["sacct", "-X", "-P", "-n", "-o", _SACCT_FIELDS, "-j", ids])
+        if result.returncode == 0:
+            return parse_sacct_parsable(result.stdout)
         if looks_unreachable(result.stderr) and "accounting storage" not in result.stderr.lower():
             raise BackendUnavailable(f"sacct: {result.stderr.strip()}")
-        return self._jobcomp(ids)
-
-    def _jobcomp(self, ids: str) -> list[JobRecord]:
-        """``sacct -c``: the jobcomp/filetxt file, where slurmdbd is absent."""
-        result = self._run(["sacct", "-c", "-X", "-P", "-n", "-o", _JOBCOMP_FIELDS, "-j", ids])
-        if result.returncode != 0:
-            return []
-        out: dict[str, JobRecord] = {}
-        for line in result.stdout.splitlines():
-            cols = line.split("|")
-            if len(cols) < 10 or not cols[0].isdigit():
-                continue
-            code, _, sig = cols[3].partition(":")
-            out[cols[0]] = JobRecord(
-                job_id=cols[0], name=cols[1], state=cols[2].split(" ")[0].upper(),
-                exit_code=int(code) if code.isdigit() else None,
-                signal=int(sig) if sig.isdigit() and int(sig) else None,
-                start_time=slurm_time_to_epoch(cols[4]), end_time=slurm_time_to_epoch(cols[5]),
-                nodes=cols[6], partition=cols[7], time_limit_s=minutes_text_to_seconds(cols[8]),
-                submit_time=slurm_time_to_epoch(cols[9]),
-            )
-        return list(out.values())
+        jobcomp = self._run(["sacct", "-c", "-X", "-P", "-n", "-o", _SACCT_FIELDS, "-j", ids])
+        return parse_sacct_parsable(jobcomp.stdout) if jobcomp.returncode == 0 else []
 
     def nodes(self) -> list[NodeRecord]:
         if self.version() >= (23, 2):

@@ -59,6 +59,8 @@ class SwitchRecord:
 class TestOnlyResult:
     """``sbatch --test-only``: an estimated start (epoch) and nodes, or Slurm's error text."""
 
+    __test__ = False  # not a pytest test class despite its name
+
     start: float | None = None
     nodes: str = ""
     error: str | None = None

@@ -1,5 +1,5 @@
 """Parsers of the few Slurm outputs that have no JSON form on 22.05: ``scontrol show topology``,
-``scontrol -o show partition``, ``sbatch --test-only`` and the jobcomp/filetxt file (``JobId=.. Key=..``).
+``scontrol -o show partition``, ``sbatch --test-only`` and ``sacct``'s parsable text.
 Pure functions; they skip lines they do not understand instead of raising."""
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def slurm_time_to_epoch(text: str | None) -> float | None:
 
 
 def minutes_text_to_seconds(text: str | None) -> int | None:
-    """Slurm time-limit text (``UNLIMITED``, ``30``, ``1:00:00``, ``2-00:00:00``) -> seconds or None."""
-    if not text or text.upper() in ("UNLIMITED", "INFINITE", "NONE", "N/A"):
-        return None
+    """Slurm time-limit text (``30`` minutes, ``1:00:00``, ``2-00:00:00``) -> seconds; None for ``UNLIMITED``,
+    ``Partition_Limit`` and anything else."""
+    if not text or not re.fullmatch(r"(\d+-)?\d+(:\d+){0,2}", text):
+        return None  # UNLIMITED, Partition_Limit, NONE, ...
     days = 0
     if "-" in text:
         d, _, text = text.partition("-")
@@ -87,25 +88,21 @@ def parse_test_only(stdout: str, stderr: str, returncode: int) -> TestOnlyResult
     return TestOnlyResult(error=reason)
 
 
-def parse_jobcomp(text: str, wanted: set[str] | None = None) -> list[JobRecord]:
-    """Lines of the jobcomp/filetxt file (``JobId=3 ... JobState=COMPLETED ... ExitCode=0:0``); the last line
-    of a job wins (a requeued job appears once per run)."""
+def parse_sacct_parsable(text: str) -> list[JobRecord]:
+    """``sacct -X -P -n -o jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit``
+    (with or without ``-c``); the last line of a job id wins (a requeued job appears once per run)."""
     found: dict[str, JobRecord] = {}
     for line in text.splitlines():
-        kv = key_values(line)
-        job_id = kv.get("JobId")
-        if not job_id or (wanted is not None and job_id not in wanted):
+        cols = line.split("|")
+        if len(cols) < 10 or not cols[0].isdigit():
             continue
-        code, _, sig = kv.get("ExitCode", "").partition(":")
-        state = kv.get("JobState", "UNKNOWN").upper()
-        found[job_id] = JobRecord(
-            job_id=job_id, name=kv.get("Name", ""), state=state,
+        code, _, sig = cols[3].partition(":")
+        found[cols[0]] = JobRecord(
+            job_id=cols[0], name=cols[1], state=cols[2].split(" ")[0].upper(),
             exit_code=int(code) if code.isdigit() else None,
             signal=int(sig) if sig.isdigit() and int(sig) else None,
-            nodes=kv.get("NodeList", ""), partition=kv.get("Partition", ""),
-            time_limit_s=minutes_text_to_seconds(kv.get("TimeLimit")),
-            submit_time=slurm_time_to_epoch(kv.get("SubmitTime")),
-            start_time=slurm_time_to_epoch(kv.get("StartTime")),
-            end_time=slurm_time_to_epoch(kv.get("EndTime")),
+            start_time=slurm_time_to_epoch(cols[4]), end_time=slurm_time_to_epoch(cols[5]),
+            nodes=cols[6], partition=cols[7], time_limit_s=minutes_text_to_seconds(cols[8]),
+            submit_time=slurm_time_to_epoch(cols[9]),
         )
     return list(found.values())
