@@ -60,6 +60,7 @@ class ImageService:
         self._lock = threading.Lock()
         self._by_digest: dict[str, ResolvedImage] = {}
         self._by_image: dict[str, tuple[float, ResolvedImage]] = {}
+        self._failed: dict[str, float] = {}  # image -> when resolving it last failed (estimates only)
         self._bytes_per_second = settings.conversion_bytes_per_second
 
     def pin(self, image: str) -> ResolvedImage:
@@ -110,9 +111,15 @@ class ImageService:
                 return memo[1]
         if digest is not None and self.has_sif(digest):
             return ResolvedImage(image, image, digest, "", None)
+        with self._lock:
+            failed_at = self._failed.get(image)
+        if failed_at is not None and now - failed_at < ESTIMATE_MEMO_SECONDS:
+            return None  # do not block every placement cycle on a registry that just failed
         try:
             return self.pin(image)
         except ImageError:
+            with self._lock:
+                self._failed[image] = now
             return None
 
     def _conversion_done(self, digest: str, seconds: float, outcome: str) -> None:

@@ -46,6 +46,8 @@ def test_estimates(h: SimpleNamespace, tmp_path: Path, log: Path) -> None:
     assert svc.estimated_conversion_seconds("big:1") == pytest.approx(CONVERSION_OVERHEAD_SECONDS + 1000)
     assert svc.estimated_conversion_seconds("big:1") > 0 and resolutions == ["big:1"]  # memoised
     assert svc.estimated_conversion_seconds("gone:1") == CONVERSION_OVERHEAD_SECONDS + UNKNOWN_IMAGE_BYTES / 1e6
+    svc.estimated_conversion_seconds("gone:1")
+    assert resolutions.count("gone:1") == 1  # a failed resolution is not retried every placement cycle
     small = svc.pin("app:1")
     assert svc.estimated_conversion_seconds(small.pinned_ref) == pytest.approx(CONVERSION_OVERHEAD_SECONDS + 0.001)
     svc.ensure_sif(small)
