@@ -115,3 +115,11 @@ def test_bad_usage_and_bad_files_exit_125(sif: Path, tmp_path: Path) -> None:
     assert done.returncode == 125 and "not a SIF file" in done.stderr
     done = sif_run(sif, "--bind", "/no/such/dir:/x", "--", "/bin/true")
     assert done.returncode == 125 and "does not exist" in done.stderr
+    garbage = tmp_path / "garbage.sif"  # a valid descriptor table pointing at bytes that are no squashfs
+    data = bytearray(sif.read_bytes())
+    info = subprocess.run(["siftool", "info", "1", str(sif)], capture_output=True, text=True, check=True).stdout
+    offset = int(next(line.split(":")[1] for line in info.splitlines() if line.strip().startswith("Offset:")))
+    data[offset : offset + 4096] = b"\xff" * 4096
+    garbage.write_bytes(bytes(data))
+    done = sif_run(garbage, "--", "/bin/true")
+    assert done.returncode == 125 and "loop-mounting the squashfs partition" in done.stderr, done.stderr
