@@ -89,12 +89,15 @@ class SifCache:
         final = self.path_for(resolved.digest)
         if self._hit(final, resolved.digest):
             return final
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with self._locked(resolved.digest, blocking=True):
-            if self._hit(final, resolved.digest):
-                return final
-            self._remove_stale_temporaries(final)
-            self._convert(resolved, final, progress)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with self._locked(resolved.digest, blocking=True):
+                if self._hit(final, resolved.digest):
+                    return final
+                self._remove_stale_temporaries(final)
+                self._convert(resolved, final, progress)
+        except OSError as error:  # the cache directory itself (not writable, not a directory, full)
+            raise ConversionFailed(resolved.original, f"cache directory {self.directory}: {error}") from error
         self.prune(keep=frozenset({resolved.digest}))
         return final
 

@@ -180,3 +180,10 @@ def test_bad_arguments(h: SimpleNamespace, tmp_path: Path, log: Path) -> None:
         SifCache(tmp_path, 0, h.FakeConverter(log))
     with pytest.raises(ValueError, match="sha256"):
         SifCache(tmp_path, 10, h.FakeConverter(log)).path_for("md5:abc")
+
+
+def test_an_unusable_cache_directory_is_an_image_error(h: SimpleNamespace, tmp_path: Path, log: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    cache = SifCache(tmp_path / "file" / "cache", 10_000, h.FakeConverter(log), workdir=tmp_path / "w")
+    with pytest.raises(ConversionFailed, match=r"example/app:1.*cache directory"):
+        cache.ensure(h.resolved(1))
