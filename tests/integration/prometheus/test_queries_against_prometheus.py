@@ -9,6 +9,7 @@ SLOs, the alerts themselves must also go pending or firing in Prometheus' rule e
 from __future__ import annotations
 
 import math
+import shutil
 from typing import Any
 
 import pytest
@@ -16,9 +17,14 @@ import pytest
 from broker.metrics.artifacts import Query, dashboard_queries, rule_queries
 from broker.metrics.promql import signal_of, substitute, unresolved_variables
 
-from .conftest import BrokerUnderTest, Prometheus, wait_until
+from .prom_api import BrokerUnderTest, Prometheus, wait_until
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.prometheus,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("prometheus") is None,
+                       reason="Debian's prometheus binary is not installed (scripts/prometheus/install.sh)"),
+]
 
 SCRAPES_BEFORE_QUERYING = 5  # rate() and histogram_quantile() need a few samples in their window
 WAIT_FOR_DATA_S = 120
