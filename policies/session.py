@@ -103,8 +103,11 @@ class Session:
         self._apply(assumption, -1)
 
     def discard(self) -> None:
+        """Undo every assumption, newest first, and leave the indexes in canonical order."""
         while self._assumed:
             self._apply(self._assumed.pop(), -1)
+        for index in self._indexes.values():
+            index.canonicalize()
 
     def _apply(self, a: Assumption, sign: int) -> None:
         index = self.index(a.backend)

@@ -11,12 +11,17 @@ Why: a decision must take well under 2 ms at 10k nodes, so the per-job check nev
   ``slots -> groups`` per tier, so "does some leaf switch hold W workers now?" is one look at the histogram.
   ``take``/``give`` update every view incrementally: O(views x depth) per node touched.
 
+Determinism: every bucket iterates in a canonical order (nodes by index, groups by their first node), so a
+decision depends on the free capacity only, not on the history of assume/undo. Insertions append to a bucket
+and are recorded; ``canonicalize`` (called when a session ends) re-sorts just the buckets that had them.
+
 Nothing here is thread-safe; the engine serialises decisions (see PlacementEngine).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from broker.domain import ClusterSnapshot, NodeCapacity
 from policies.capacity.tree import GROUP_TIERS, NodePlace, Tier, node_places
@@ -33,6 +38,7 @@ class GangView:
 
     def __init__(self, gpus: int, types: TypeIndex):
         self.gpus = gpus
+        self.types = types
         self.slots: list[dict[str, int]] = [{} for _ in GROUP_TIERS]  # tier -> group -> free slots (> 0)
         self.buckets: list[dict[int, dict[str, None]]] = [{} for _ in GROUP_TIERS]  # tier -> slots -> groups
         self.cluster = 0
@@ -41,6 +47,14 @@ class GangView:
             slots = free[i] // gpus
             if slots:
                 self._add(places[i], slots)
+        for tier in GROUP_TIERS:
+            for bucket in self.buckets[tier].values():
+                _sort_bucket(bucket, self.group_order(tier))
+
+    def group_order(self, tier: Tier) -> Callable[[str], int]:
+        """The canonical order of the groups of ``tier``: by their first member node."""
+        members = self.types.group_members[tier]
+        return lambda group: members[group][0]
 
     def _add(self, place: NodePlace, delta: int) -> None:
         for tier in GROUP_TIERS:
@@ -59,7 +73,9 @@ class GangView:
                 del buckets[old]
         if new > 0:
             slots[group] = new
-            buckets.setdefault(new, {})[group] = None
+            bucket = buckets.setdefault(new, {})
+            bucket[group] = None
+            self.types.owner.dirty.append((bucket, self.group_order(tier)))
         else:
             slots.pop(group, None)
 
@@ -137,7 +153,9 @@ class TypeIndex:
             if not bucket:
                 del self.free_buckets[old_free]
         if new_free > 0:
-            self.free_buckets.setdefault(new_free, {})[i] = None
+            bucket = self.free_buckets.setdefault(new_free, {})
+            bucket[i] = None
+            self.owner.dirty.append((bucket, None))
         place = self.owner.places[i]
         for view in self.views.values():
             view.change(place, old_free, new_free)
@@ -173,6 +191,16 @@ class SnapshotIndex:
         self.has_switches = any(p.leaf is not None for p in self.places)
         self.gpus_total = sum(n.gpus_total for n in snapshot.nodes if n.schedulable)
         self._scopes: dict[str | None, ScopeIndex] = {}
+        self.dirty: list[tuple[dict[Any, None], Callable[[Any], int] | None]] = []  # buckets appended to
+
+    def canonicalize(self) -> None:
+        """Put every bucket appended to since the last call back in canonical order."""
+        seen: set[int] = set()
+        for bucket, order in self.dirty:
+            if id(bucket) not in seen:
+                seen.add(id(bucket))
+                _sort_bucket(bucket, order)
+        self.dirty.clear()
 
     def scope(self, pool: str | None) -> ScopeIndex:
         found = self._scopes.get(pool)
@@ -202,3 +230,9 @@ class SnapshotIndex:
     def give(self, i: int, gpus: int, cpus: int, memory: int) -> None:
         """Undo ``take``."""
         self._apply(i, -gpus, -cpus, -memory)
+
+
+def _sort_bucket(bucket: dict[Any, None], order: Callable[[Any], int] | None) -> None:
+    items = sorted(bucket, key=order)
+    bucket.clear()
+    bucket.update(dict.fromkeys(items))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from broker.domain import ClusterSnapshot, PoolCapacity
+from broker.domain import ClusterSnapshot, Feature, PoolCapacity
 from policies import PlacementEngine, PolicyConfig
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
@@ -145,3 +145,24 @@ def test_track_preference_decides_between_equal_backends() -> None:
     snaps = (snapshot("slurm", "slurm", rack("s", 1)), snapshot("kube", "volcano", rack("k", 1)))
     decision = engine.place(make_job(tenant="vision-qa"), context(*snaps))
     assert decision.placement is not None and decision.placement.backend == "slurm"
+
+
+@pytest.mark.parametrize(
+    ("unsupported", "job", "expected"),
+    [
+        # 2 x 8 under one leaf, switch locality unsupported: scored as cluster: 0.8 x 10 + 0.2 x 100 = 28
+        ({Feature.TOPOLOGY_SWITCH: "no HyperNodes"}, {"workers": 2, "gpus": 8}, 28.0),
+        # the same with support: 0.8 x 70 + 0.2 x 100 = 76
+        ({}, {"workers": 2, "gpus": 8}, 76.0),
+        # 2 x 4 in one node, node locality unsupported: cluster: 28
+        ({Feature.TOPOLOGY_NODE: "no affinity"}, {"workers": 2, "gpus": 4}, 28.0),
+        # 1 x 8 needs no co-location: node tier stands: 100
+        ({Feature.TOPOLOGY_NODE: "no affinity"}, {"workers": 1, "gpus": 8}, 100.0),
+    ],
+)
+def test_topology_counts_only_tiers_the_backend_can_enforce(
+    unsupported: dict[Feature, str], job: dict[str, Any], expected: float
+) -> None:
+    snap = snapshot("k", "volcano", [node("a", 8, 8, switch="leaf"), node("b", 8, 8, switch="leaf")], switches=TREE)
+    scores = raw_scores({}, make_job(**job), snap, unsupported={"k": unsupported})
+    assert scores["k"]["topology"] == expected
