@@ -74,7 +74,8 @@ class VolcanoBackend:
             existing = self._client.get_custom(JOBS, namespace, name)
             labels = (existing or {}).get("metadata", {}).get("labels") or {}
             if existing is not None and labels.get(LABEL_JOB_ID) != job.id:
-                raise SubmitRejected(f"{self.name}: vcjob {namespace}/{name} exists and is not job {job.id}'s")
+                raise SubmitRejected(
+                    f"{self.name}: vcjob {namespace}/{name} exists and is not job {job.id}'s") from None
         except NotFound as exc:
             raise BackendUnavailable(
                 f"{self.name}: cannot create vcjobs in namespace {namespace} (is Volcano installed and the "

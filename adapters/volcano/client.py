@@ -78,10 +78,11 @@ class KubeClient:
                 cfg = client.Configuration()
                 try:
                     if self.settings.in_cluster:
-                        config.load_incluster_config(client_configuration=cfg)
+                        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
                     else:
-                        config.load_kube_config(config_file=self.settings.kubeconfig,
-                                                context=self.settings.context, client_configuration=cfg)
+                        config.load_kube_config(  # type: ignore[no-untyped-call]
+                            config_file=self.settings.kubeconfig, context=self.settings.context,
+                            client_configuration=cfg)
                 except (ConfigException, OSError, TypeError, ValueError) as exc:
                     source = "in-cluster config" if self.settings.in_cluster else (
                         f"kubeconfig {self.settings.kubeconfig or '(default)'}")
@@ -113,7 +114,7 @@ class KubeClient:
                 return json.loads(data) if data else None
             except ApiException as exc:
                 status = int(exc.status or 0)
-                retry = status in RETRYABLE and (status != 409 or retry_conflict) or status == 0
+                retry = (status in RETRYABLE and (status != 409 or retry_conflict)) or status == 0
                 if retry and attempt < last:
                     self._sleep(self.backoff_seconds * 2**attempt)
                     continue
@@ -145,8 +146,8 @@ class KubeClient:
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None) -> list[dict[str, Any]]:
         core, _ = self._apis()
-        selectors = {k: v for k, v in (("label_selector", label_selector), ("field_selector", field_selector))
-                     if v}
+        pairs = (("label_selector", label_selector), ("field_selector", field_selector))
+        selectors: dict[str, Any] = {k: v for k, v in pairs if v}
         if namespace is None:
             return list(self._call("list pods", core.list_pod_for_all_namespaces, **selectors)["items"])
         return list(self._call("list pods", core.list_namespaced_pod, namespace, **selectors)["items"])
@@ -156,7 +157,7 @@ class KubeClient:
                     label_selector: str | None = None) -> list[dict[str, Any]]:
         _, custom = self._apis()
         group, version, plural = resource
-        extra = {"label_selector": label_selector} if label_selector else {}
+        extra: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
         if namespace is None:
             data = self._call(f"list {plural}", custom.list_cluster_custom_object, group, version, plural,
                               **extra)

@@ -14,11 +14,11 @@ is the HyperNode one tier up.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from kubernetes.utils import parse_quantity
+from kubernetes.utils import parse_quantity as _parse_quantity
 
 from adapters.volcano.settings import VolcanoSettings
 from broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
@@ -26,6 +26,7 @@ from broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
 Obj = Mapping[str, Any]
 TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})
 PENDING_PODGROUP_PHASES = frozenset({"Pending", "Inqueue"})
+parse_quantity: Callable[[Any], Decimal] = _parse_quantity
 _GPU_MODEL = re.compile(r"^(gb|[abhltvk])\d{1,3}[a-z]?$")
 
 

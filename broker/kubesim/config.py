@@ -70,15 +70,15 @@ def _node_entry(entry: Any, where: str, start: int) -> list[SimNode]:
         memory = parse_memory(entry.get("memory", "512Gi"))
     except ValueError as exc:
         raise ValueError(f"{where}.memory: {exc}") from None
-    common = {"gpus": _int(entry, "gpus", 8, where), "product": str(entry.get("product", "NVIDIA-A100-SXM4-80GB")),
-              "cpus": _int(entry, "cpus", 64, where), "memory": memory,
-              "taint_gpus": bool(entry.get("taintGpus", True))}
+    gpus, cpus = _int(entry, "gpus", 8, where), _int(entry, "cpus", 64, where)
+    product, taint = str(entry.get("product", "NVIDIA-A100-SXM4-80GB")), bool(entry.get("taintGpus", True))
     if "count" in entry:
         return node_group(_int(entry, "count", 1, where), prefix=str(entry.get("namePrefix", "gpu-")),
-                          nodes_per_switch=_int(entry, "nodesPerSwitch", 2, where), start=start, **common)
+                          nodes_per_switch=_int(entry, "nodesPerSwitch", 2, where), start=start, gpus=gpus,
+                          product=product, cpus=cpus, memory=memory, taint_gpus=taint)
     if not entry.get("name"):
         raise ValueError(f"{where}.name: required for a single node (or give count)")
-    node = node_group(1, prefix="", **common)[0]
+    node = node_group(1, prefix="", gpus=gpus, product=product, cpus=cpus, memory=memory, taint_gpus=taint)[0]
     node.name = str(entry["name"])
     node.switch = entry.get("switch")
     node.clique = entry.get("clique")

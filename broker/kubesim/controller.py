@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kubernetes.utils import parse_quantity
+from kubernetes.utils import parse_quantity as _parse_quantity
 
 from broker.kubesim.model import FAILED, GPU, PENDING, RUNNING, SUCCEEDED, ClusterModel, Gang, PodRequest, SimQueue
 from broker.kubesim.resources import Registry, Resource
 from broker.kubesim.store import ApiError, Obj, Store, now_rfc3339
 
+parse_quantity: Callable[[Any], Decimal] = _parse_quantity
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 TOPOLOGY_TIERS_MAX = 2
 
@@ -49,6 +50,13 @@ def _q(value: Any) -> Decimal:
         return Decimal(parse_quantity(value)) if value is not None else Decimal(0)
     except (ValueError, TypeError, ArithmeticError):
         return Decimal(0)
+
+
+def _owned_by(uid: str) -> Callable[[Mapping[str, Any]], bool]:
+    def check(obj: Mapping[str, Any]) -> bool:
+        return any(r.get("uid") == uid for r in obj["metadata"].get("ownerReferences") or ())
+
+    return check
 
 
 def _container_requests(container: dict[str, Any]) -> tuple[int, int, int]:
@@ -262,8 +270,7 @@ class VolcanoController:
 
     def _delete_children(self, uid: str) -> None:
         for res in (self.r_pod, self.r_pg):
-            items, _ = self.store.list(res, None, lambda o: any(
-                r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or ()))
+            items, _ = self.store.list(res, None, _owned_by(uid))
             for item in items:
                 try:
                     self.store.delete(res, item["metadata"]["namespace"], item["metadata"]["name"])
@@ -277,8 +284,7 @@ class VolcanoController:
             if gang is None or gang.state != RUNNING:
                 continue
             ns = live[uid]["metadata"]["namespace"]
-            pods, _ = self.store.list(self.r_pod, ns, lambda o, u=uid: any(
-                r.get("uid") == u for r in o["metadata"].get("ownerReferences") or ()))
+            pods, _ = self.store.list(self.r_pod, ns, _owned_by(uid))
             present = {p["metadata"]["name"] for p in pods}
             gone = [name for name, r in gang.results.items() if r.phase == RUNNING and name not in present]
             if gone:

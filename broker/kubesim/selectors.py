@@ -69,15 +69,19 @@ def field_value(obj: Mapping[str, Any], path: str) -> str:
     return "" if current is None else str(current)
 
 
+def _field_term(path: str, value: str, negate: bool) -> Predicate:
+    def check(obj: Mapping[str, Any]) -> bool:
+        return (field_value(obj, path) == value) != negate
+
+    return check
+
+
 def parse_field_selector(text: str | None) -> Predicate:
     terms: list[Predicate] = []
     for term in _split(text or ""):
-        if "!=" in term:
-            path, value = (s.strip() for s in term.split("!=", 1))
-            terms.append(lambda o, p=path, v=value: field_value(o, p) != v)
-        elif "=" in term:
-            path, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
-            terms.append(lambda o, p=path, v=value: field_value(o, p) == v)
-        else:
+        negate = "!=" in term
+        if not negate and "=" not in term:
             raise ValueError(f"invalid field selector: {term!r}")
+        path, value = (s.strip() for s in term.replace("!=", "=").replace("==", "=").split("=", 1))
+        terms.append(_field_term(path, value, negate))
     return lambda obj: all(t(obj) for t in terms)

@@ -208,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kubesim/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -408,7 +408,7 @@ class Handler(BaseHTTPRequestHandler):
         causes: list[dict[str, str]] = []
         if not isinstance(meta, dict):
             raise ApiError(400, "BadRequest", "metadata must be an object")
-        if name and not DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
+        if (name and not DNS1123_SUBDOMAIN.match(name)) or len(name) > 253:
             causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
                            "message": f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of '
                                       "lower case alphanumeric characters, '-' or '.', and must start and end "

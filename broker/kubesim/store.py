@@ -21,6 +21,7 @@ from typing import Any
 from broker.kubesim.resources import Resource
 
 Obj = dict[str, Any]
+ObjList = list[Obj]
 EVENT_LOG_SIZE = 20_000
 
 
@@ -52,6 +53,9 @@ class Event:
     key: tuple[str, str]
     type: str  # ADDED | MODIFIED | DELETED
     obj: Obj
+
+
+EventList = list[Event]
 
 
 class Store:
@@ -111,7 +115,7 @@ class Store:
             return copy.deepcopy(obj)
 
     def list(self, res: Resource, namespace: str | None,
-             match: Callable[[Mapping[str, Any]], bool] = lambda o: True) -> tuple[list[Obj], int]:
+             match: Callable[[Mapping[str, Any]], bool] = lambda o: True) -> tuple[ObjList, int]:
         with self.lock:
             items = [copy.deepcopy(o) for (ns, _), o in sorted(self._bucket(res).items())
                      if (namespace is None or ns == namespace) and match(o)]
@@ -165,7 +169,7 @@ class Store:
             return copy.deepcopy(obj)
 
     # -- watch -----------------------------------------------------------------------------------
-    def events_after(self, rv: int, key: tuple[str, str]) -> list[Event]:
+    def events_after(self, rv: int, key: tuple[str, str]) -> EventList:
         """Events of resource ``key`` newer than ``rv``; raises Gone (410) when ``rv`` left the log."""
         with self.lock:
             if self._log and rv < self._log[0].rv - 1 and rv < self._rv:

@@ -40,7 +40,8 @@ def json_path(obj: Any, path: str) -> Any:
 
 
 def _node_row(obj: Obj, now: float) -> list[Any]:
-    ready = next((c for c in obj.get("status", {}).get("conditions") or () if c.get("type") == "Ready"), {})
+    ready: Mapping[str, Any] = next(
+        (c for c in obj.get("status", {}).get("conditions") or () if c.get("type") == "Ready"), {})
     status = "Ready" if ready.get("status") == "True" else "NotReady"
     if obj.get("spec", {}).get("unschedulable"):
         status += ",SchedulingDisabled"

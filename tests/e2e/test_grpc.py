@@ -59,8 +59,9 @@ def test_health_answers_serving(broker: BrokerProcess) -> None:
 def test_typed_submit_get_list_watch(stub) -> None:  # type: ignore[no-untyped-def]
     submitted = stub.SubmitJob(pb.SubmitJobRequest(spec=typed_spec()), timeout=10).job
     assert submitted.state == pb.ACCEPTED and submitted.tenant == "vision-qa"
-    assert submitted.spec.spec.resources.gpus_per_worker == 2
-    assert submitted.spec.spec.priority == 1000  # the named class became its number
+    stored = stub.GetJob(pb.GetJobRequest(id=submitted.id), timeout=10)
+    assert stored.spec.spec.resources.gpus_per_worker == 2
+    assert stored.spec.spec.priority == 1000  # the named class became its number
 
     events = list(stub.WatchJobs(pb.WatchJobsRequest(job_id=submitted.id, follow_until_terminal=True), timeout=60))
     assert [pb.JobState.Name(e.state) for e in events] == ["ACCEPTED", "PLACED", "SUBMITTED", "RUNNING", "SUCCEEDED"]

@@ -17,8 +17,8 @@ class Clock:
         return self.now
 
 
-def gang(key: str, workers: int, gpus: int, *, queue: str = "default", run: float = 100.0, min_member: int | None = None,
-         **kw: object) -> Gang:
+def gang(key: str, workers: int, gpus: int, *, queue: str = "default", run: float = 100.0,
+         min_member: int | None = None, **kw: object) -> Gang:
     pods = [PodRequest(f"{key}-{i}", gpus=gpus, cpu_millis=1000, memory=1024**3,
                        tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists"}]) for i in range(workers)]
     return Gang(key, pods, min_member or workers, queue=queue, run_seconds=run, **kw)  # type: ignore[arg-type]
