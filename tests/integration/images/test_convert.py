@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import stat
@@ -169,3 +170,34 @@ def test_missing_tool_is_named(oci_image: SimpleNamespace, tmp_path: Path, monke
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(ImageError, match=r"mksquashfs \(package squashfs-tools\), siftool \(package siftool\)"):
         SkopeoUmociConverter().convert(resolved, tmp_path / "x.sif", tmp_path, None)
+
+
+def _ensure_in_process(svc: ImageService, ref: str, barrier: object) -> None:
+    resolved = svc.pin(ref)
+    barrier.wait()  # type: ignore[attr-defined]
+    assert svc.ensure_sif(resolved).exists()
+
+
+def test_four_processes_requesting_one_digest_convert_once_with_the_real_tools(
+    oci_image: SimpleNamespace, tmp_path: Path
+) -> None:
+    log = tmp_path / "conversions.log"
+
+    def record(digest: str, seconds: float, outcome: str) -> None:
+        with log.open("a") as f:
+            f.write(f"{os.getpid()} {digest} {outcome}\n")
+
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    processes = []
+    for _ in range(4):
+        svc = service(oci_image, tmp_path)
+        svc._on_conversion = record
+        processes.append(context.Process(target=_ensure_in_process, args=(svc, oci_image.ref, barrier)))
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(120)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
+    assert cache_leftovers(tmp_path / "cache") == [sif_filename(oci_image.digest)]
