@@ -42,6 +42,7 @@ class GangView:
         self.slots: list[dict[str, int]] = [{} for _ in GROUP_TIERS]  # tier -> group -> free slots (> 0)
         self.buckets: list[dict[int, dict[str, None]]] = [{} for _ in GROUP_TIERS]  # tier -> slots -> groups
         self.cluster = 0
+        self._orders = [self.group_order(tier) for tier in GROUP_TIERS]
         free, places = types.owner.free, types.owner.places
         for i in types.members:
             slots = free[i] // gpus
@@ -49,7 +50,7 @@ class GangView:
                 self._add(places[i], slots)
         for tier in GROUP_TIERS:
             for bucket in self.buckets[tier].values():
-                _sort_bucket(bucket, self.group_order(tier))
+                _sort_bucket(bucket, self._orders[tier])
 
     def group_order(self, tier: Tier) -> Callable[[str], int]:
         """The canonical order of the groups of ``tier``: by their first member node."""
@@ -75,7 +76,7 @@ class GangView:
             slots[group] = new
             bucket = buckets.setdefault(new, {})
             bucket[group] = None
-            self.types.owner.dirty.append((bucket, self.group_order(tier)))
+            self.types.owner.dirty.append((bucket, self._orders[tier]))
         else:
             slots.pop(group, None)
 
@@ -94,7 +95,7 @@ class GangView:
         """Groups of ``tier`` with at least ``workers`` free slots, tightest (fewest slots) first."""
         buckets = self.buckets[tier]
         for level in sorted(k for k in buckets if k >= workers):
-            yield from list(buckets[level])
+            yield from buckets[level]  # no copy: callers only read while iterating (assume comes after)
 
 
 class TypeIndex:
