@@ -10,7 +10,7 @@ import pytest
 from broker.domain import FilterStatus
 from policies import PlacementEngine, PluginError, PolicyConfig
 from policies.framework import FilterResult, RawScore, evaluate
-from tests.unit.policies.builders import context, make_job, rack, snapshot
+from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 
 @dataclass
@@ -124,3 +124,22 @@ def test_the_explanation_round_trips_through_a_dict(engine: PlacementEngine) -> 
     decision = engine.place(make_job(), context(snapshot("b", "slurm", rack("n", 1)), snapshot("k", "volcano", [])))
     assert Explanation.from_dict(decision.explanation.to_dict()) == decision.explanation
     assert decision.explanation.winner == "b" and "placed on b" in decision.explanation.summary
+
+
+def test_the_profile_sets_the_trade_off_between_start_time_and_topology() -> None:
+    # Slurm: one 8-GPU node (node tier) behind a 1-hour backlog (8 x 3600 GPU-s / 8 GPUs);
+    # Kubernetes: 8 nodes with 1 GPU free each under one switch, idle. Job: 8 workers x 1 GPU.
+    slurm = snapshot("slurm", "slurm", [node("s", 8, 8)], pending_gpu_seconds=8 * 3600)
+    kube = snapshot("kube", "volcano", rack("k", 8, 8, 1, switch="l"), switches={"l": None})
+    job = make_job(workers=8, gpus=1)
+    # default (expectedStart 3, topology 2, dataLocality 1, fairShare 1, trackPreference 1; sum 8):
+    #   slurm: start 50 -> 50 x 3 = 150, topology 100 x 2 = 200, 100, 0, 100 -> 550 / 8 = 68.75
+    #   kube:  start 100 x 3 = 300, topology 76 -> 76 x 2 = 152, 100, 0, 100 -> 652 / 8 = 81.5
+    default = PlacementEngine(PolicyConfig.from_mapping({})).place(job, context(slurm, kube))
+    assert default.placement is not None and default.placement.backend == "kube"
+    assert {c.backend: c.total for c in default.explanation.candidates} == {"slurm": 68.75, "kube": 81.5}
+    # binpack (topology 3, expectedStart 1, dataLocality 1, trackPreference 1; sum 6):
+    #   slurm: 300 + 50 + 100 + 100 = 550 / 6 = 91.667; kube: 228 + 100 + 100 + 100 = 528 / 6 = 88
+    binpack = PlacementEngine(PolicyConfig.from_mapping({"profile": "binpack"})).place(job, context(slurm, kube))
+    assert binpack.placement is not None and binpack.placement.backend == "slurm"
+    assert {c.backend: c.total for c in binpack.explanation.candidates} == {"slurm": 91.667, "kube": 88.0}
