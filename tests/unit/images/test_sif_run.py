@@ -99,6 +99,8 @@ def test_arguments(sif_run: ModuleType, tmp_path: Path) -> None:
         sif_run.parse_args(["a.sif", "cmd"])
     with pytest.raises(ValueError, match="no command"):
         sif_run.parse_args(["a.sif", "--"])
+    with pytest.raises(ValueError, match="--pwd 'rel': must be an absolute path"):
+        sif_run.parse_args(["a.sif", "--pwd", "rel", "--", "true"])
     argv = sif_run.bwrap_argv("/r", [(str(tmp_path), "/data", True)], "/w", ["python", "-V"])
     assert argv[-4:] == ["--", "/.singularity.d/actions/exec", "python", "-V"]
     assert ["--ro-bind", str(tmp_path), "/data"] == argv[argv.index(str(tmp_path)) - 1 : argv.index(str(tmp_path)) + 2]
