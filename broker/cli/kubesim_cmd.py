@@ -19,6 +19,11 @@ app = typer.Typer(help="A local Kubernetes API with a Volcano-like gang schedule
                   no_args_is_help=True)
 
 
+@app.callback()
+def kubesim() -> None:
+    """A local Kubernetes API with a Volcano-like gang scheduler (see docs/kubernetes.md)."""
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1; 0 picks a free one.")] = 16443,
