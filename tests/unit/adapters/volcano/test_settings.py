@@ -47,3 +47,18 @@ def test_bad_settings_name_the_key(settings: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_settings("kube-local", settings)
     assert key in str(caught.value)
+
+
+def test_the_example_config_fragment_builds_through_the_registry() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.base import Backend
+    from adapters.registry import build_backend
+
+    path = Path(__file__).resolve().parents[4] / "examples" / "config" / "kube-local.yaml"
+    (entry,) = yaml.safe_load(path.read_text())["backends"]
+    backend = build_backend(entry["name"], entry["kind"], entry["settings"])
+    assert isinstance(backend, Backend)
+    assert (backend.name, backend.kind, backend.track) == ("kube-local", "volcano", "kubernetes")
