@@ -128,9 +128,9 @@ def test_hostile_arguments_and_env_are_literal(backend: SlurmBackend, slurm_env:
 
 def test_hostile_names_never_reach_slurm() -> None:
     for name in ("x;touch /tmp/pwned", "$(id)", "a b", "A"):
-        with pytest.raises(SpecError, match="metadata.name"):
+        with pytest.raises(SpecError, match=r"metadata\.name"):
             parse_spec({**command_job(["true"]).spec.to_dict(), "metadata": {"name": name}})
-    with pytest.raises(ValueError, match="settings.partition"):
+    with pytest.raises(ValueError, match=r"settings\.partition"):
         from_config("slurm-local", {"partition": "gpu\n#SBATCH --uid=0", "container": {"runtime": "none"}})
 
 
