@@ -82,9 +82,9 @@ class PlacementEngine:
                 decisions = []
                 for job in drf_order(jobs, session.dominant_share):
                     decision, winner = self._decide(job, session)
-                    if winner is not None:
-                        session.assume(job, winner.backend, winner.pool_name, winner.fit())
                     decisions.append(decision)
+                    if winner is not None and len(decisions) < len(jobs):  # the last job leaves nothing to see
+                        session.assume(job, winner.backend, winner.pool_name, winner.fit())
                 return decisions
             finally:
                 session.discard()

@@ -54,8 +54,7 @@ class GangView:
 
     def group_order(self, tier: Tier) -> Callable[[str], int]:
         """The canonical order of the groups of ``tier``: by their first member node."""
-        members = self.types.group_members[tier]
-        return lambda group: members[group][0]
+        return self.types.first_member[tier].__getitem__
 
     def _add(self, place: NodePlace, delta: int) -> None:
         for tier in GROUP_TIERS:
@@ -121,6 +120,7 @@ class TypeIndex:
             for tier in GROUP_TIERS:
                 for group in places[i].groups(tier):
                     self.group_members[tier].setdefault(group, []).append(i)
+        self.first_member = [{g: nodes_[0] for g, nodes_ in groups.items()} for groups in self.group_members]
 
     @property
     def free_gpus(self) -> int:

@@ -14,7 +14,7 @@ from broker.domain import ClusterSnapshot, FilterStatus, NodeCapacity, PoolCapac
 from policies import PlacementEngine, PolicyConfig
 from policies.capacity import SnapshotIndex
 from policies.capacity.index import GangView
-from policies.session import Assumption, Session
+from policies.session import Session
 from tests.unit.policies.builders import GiB, context, make_job, node, snapshot
 
 SETTINGS = settings(max_examples=120, deadline=None)
@@ -80,17 +80,18 @@ def batches(draw: Any) -> list[Any]:
     return [draw(jobs(f"j{i}")) for i in range(draw(st.integers(1, 8)))]
 
 
-def recording_assumptions(monkeypatch: pytest.MonkeyPatch) -> list[Assumption]:
-    """Every assumption the engine makes (each placed gang's node per worker)."""
-    seen: list[Assumption] = []
-    original = Session.assume
+def recording_placements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, ...]]]:
+    """(job id, node index per worker) of every gang the engine places, in decision order."""
+    seen: list[tuple[str, tuple[int, ...]]] = []
+    original = PlacementEngine._decide
 
-    def spy(self: Session, *args: Any, **kwargs: Any) -> Assumption:
-        result = original(self, *args, **kwargs)
-        seen.append(result)
-        return result
+    def spy(self: PlacementEngine, job: Any, session: Session) -> Any:
+        decision, winner = original(self, job, session)
+        if winner is not None:
+            seen.append((job.id, winner.fit().nodes))
+        return decision, winner
 
-    monkeypatch.setattr(Session, "assume", spy)
+    monkeypatch.setattr(PlacementEngine, "_decide", spy)
     return seen
 
 
@@ -98,7 +99,7 @@ def recording_assumptions(monkeypatch: pytest.MonkeyPatch) -> list[Assumption]:
 @given(snaps=snapshots(), batch=batches())
 def test_a_batch_never_over_commits_and_every_gang_fits(snaps: list[ClusterSnapshot], batch: list[Any]) -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
-        seen = recording_assumptions(monkeypatch)
+        seen = recording_placements(monkeypatch)
         engine = PlacementEngine(PolicyConfig.from_mapping({}))
         ctx = context(*snaps)
         decisions = engine.place_batch(batch, ctx)
@@ -108,14 +109,14 @@ def test_a_batch_never_over_commits_and_every_gang_fits(snaps: list[ClusterSnaps
     used_gpus: Counter[tuple[str, int]] = Counter()
     used_cpus: Counter[tuple[str, int]] = Counter()
     pool_gpus: Counter[tuple[str, str]] = Counter()
-    for decision, assumption in zip(placed, seen, strict=True):
+    for decision, (job_id, workers) in zip(placed, seen, strict=True):
         job = by_id[decision.job_id]
         res = job.spec.spec.resources
-        assert decision.placement is not None and assumption.job_id == job.id
-        assert len(assumption.nodes) == res.workers
+        assert decision.placement is not None and job_id == job.id
+        assert len(workers) == res.workers
         snap = ctx.snapshots[decision.placement.backend]
         types = set()
-        for i in assumption.nodes:
+        for i in workers:
             n = snap.nodes[i]
             assert n.schedulable and n.gpus_total > 0
             assert decision.placement.pool is None or not n.pools or decision.placement.pool in n.pools
@@ -128,7 +129,7 @@ def test_a_batch_never_over_commits_and_every_gang_fits(snaps: list[ClusterSnaps
         if decision.placement.pool is not None:
             pool_gpus[(snap.backend, decision.placement.pool)] += res.total_gpus
         if job.spec.spec.topology.mode.value == "hard" and job.spec.spec.topology.tier.value == "node":
-            assert len({snap.nodes[i].domain for i in assumption.nodes}) == 1
+            assert len({snap.nodes[i].domain for i in workers}) == 1
         if job.spec.spec.topology.mode.value == "hard" and job.spec.spec.topology.tier.value == "switch":
             assert decision.placement.tier in ("node", "switch")
     for (backend, i), gpus in used_gpus.items():
