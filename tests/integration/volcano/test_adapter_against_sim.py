@@ -184,7 +184,8 @@ def test_render_is_what_submit_sends(sim: Sim) -> None:
     ref = backend.submit(job, Placement("kube-test"))
     stored = sim.sim.store.get(sim.sim.registry.by_key[("batch.volcano.sh", "jobs")], "default", ref.name)
     assert stored["spec"] == rendered["spec"]
-    pods = sim.sim.store.list(sim.sim.registry.by_key[("", "pods")], "default")[0]
+    pods = wait_for(lambda: (p := sim.sim.store.list(sim.sim.registry.by_key[("", "pods")], "default")[0])
+                    and len(p) == 2 and p, "the controller to create the pods")
     assert sorted(p["metadata"]["name"] for p in pods) == [f"{ref.name}-worker-0", f"{ref.name}-worker-1"]
     env = {e["name"]: e for e in pods[1]["spec"]["containers"][0]["env"]}
     assert env["VK_TASK_INDEX"]["value"] == "1"
