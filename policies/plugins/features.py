@@ -1,8 +1,9 @@
 """Filter ``features``: a job needing a feature the backend lists as unsupported is UNRESOLVABLE there.
 
 Features a job needs: ``gang`` and ``multiWorker`` for more than one worker, ``gpuType`` when it names one,
-``datasets`` when it mounts datasets, ``topology.node`` / ``topology.switch`` for a *hard* tier (a soft tier
-is only a preference, scored by ``topology``). ``timeLimit`` is not checked: every job has one by default.
+``datasets`` when it mounts datasets, ``topology.node`` / ``topology.switch`` for a *hard* tier of a
+multi-worker gang (a soft tier is only a preference, scored by ``topology``). ``timeLimit`` is not checked:
+every job has one by default.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def needed_features(job: Job) -> list[Feature]:
         needed.append(Feature.GPU_TYPE)
     if spec.datasets:
         needed.append(Feature.DATASET_VOLUMES)
-    if spec.topology.mode is TopologyMode.HARD:
+    if spec.topology.mode is TopologyMode.HARD and spec.resources.workers > 1:  # one worker is one node anyway
         if spec.topology.tier is TopologyTier.NODE:
             needed.append(Feature.TOPOLOGY_NODE)
         elif spec.topology.tier is TopologyTier.SWITCH:

@@ -65,8 +65,14 @@ def test_everything_down_is_unschedulable_not_unresolvable(engine: PlacementEngi
         ({"workers": 2, "gpus": 4}, {Feature.GANG: "no gang scheduler"}, UNRES),
         # 1 worker needs no gang.
         ({"workers": 1}, {Feature.GANG: "no gang scheduler"}, OK),
-        # a hard switch tier needs topology.switch.
-        ({"tier": "switch", "mode": "hard"}, {Feature.TOPOLOGY_SWITCH: "no HyperNodes"}, UNRES),
+        # a hard switch tier of a gang needs topology.switch.
+        (
+            {"workers": 2, "gpus": 4, "tier": "switch", "mode": "hard"},
+            {Feature.TOPOLOGY_SWITCH: "no HyperNodes"},
+            UNRES,
+        ),
+        # one worker sits in one node whatever the backend supports.
+        ({"tier": "node", "mode": "hard"}, {Feature.TOPOLOGY_NODE: "no affinity"}, OK),
         # a soft tier is a preference, not a need.
         ({"tier": "switch", "mode": "soft"}, {Feature.TOPOLOGY_SWITCH: "no HyperNodes"}, OK),
         ({"datasets": ["d"]}, {Feature.DATASET_VOLUMES: "no PVCs"}, UNRES),
