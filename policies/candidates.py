@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from broker.domain import ClusterSnapshot, Job, PoolCapacity
 from policies.capacity import GangFit, GangRequest, SnapshotIndex, fit_gang
 from policies.context import BackendInfo
+from policies.estimates import StartEstimate, expected_start
 
 if TYPE_CHECKING:
-    from policies.estimates import StartEstimate
     from policies.session import Session
 
 _TRACK_OF_KIND = {"slurm": "slurm", "volcano": "kubernetes", "kubernetes": "kubernetes"}
@@ -65,8 +65,6 @@ class Candidate:
     def start(self) -> StartEstimate:
         """The job's expected start here (backlog, backend estimate, staging, image)."""
         if self._start is None:
-            from policies.estimates import expected_start
-
             self._start = expected_start(self.job, self)
         return self._start
 
