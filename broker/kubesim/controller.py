@@ -85,6 +85,7 @@ class VolcanoController:
         self.r_node = self._res(registry, "", "nodes")
         self._gang_of: dict[str, str] = {}  # vcjob uid -> gang key
         self._restart_due: dict[str, float] = {}  # vcjob uid -> when to recreate its pods
+        self._written: dict[str, tuple[Any, ...]] = {}  # gang key -> fingerprint last written back
 
     @staticmethod
     def _res(registry: Registry, group: str, plural: str) -> Resource:
@@ -119,8 +120,7 @@ class VolcanoController:
         with self.store.lock:
             self._sync_queues()
             self._sync_nodes()
-            jobs, _ = self.store.list(self.r_job, None)
-            live = {j["metadata"]["uid"]: j for j in jobs}
+            live = {j["metadata"]["uid"]: j for j in self.store.peek(self.r_job)}
             self._forget_deleted(live)
             for uid, job in live.items():
                 if uid not in self._gang_of and self._due(uid):
@@ -130,9 +130,16 @@ class VolcanoController:
             for uid, job in live.items():
                 key = self._gang_of.get(uid)
                 gang = self.model.gangs.get(key) if key else None
-                if gang is not None:
+                if gang is not None and self._written.get(key) != self._fingerprint(gang):
                     self._write_back(job, gang)
+                    if key in self.model.gangs:  # a restart forgets the gang while writing it back
+                        self._written[key] = self._fingerprint(gang)
             self._write_queues()
+
+    @staticmethod
+    def _fingerprint(gang: Gang) -> tuple[Any, ...]:
+        """What the objects written back depend on; unchanged gangs are not written again."""
+        return gang.state, gang.message, tuple((n, r.phase, r.node, r.reason) for n, r in gang.results.items())
 
     def _due(self, uid: str) -> bool:
         due = self._restart_due.get(uid)
@@ -263,6 +270,7 @@ class VolcanoController:
         for uid in [u for u in self._gang_of if u not in live]:
             key = self._gang_of.pop(uid)
             self.model.remove_gang(key)
+            self._written.pop(key, None)
             self._delete_children(uid)
         for uid in [u for u in self._restart_due if u not in live]:
             self._restart_due.pop(uid)
@@ -279,14 +287,15 @@ class VolcanoController:
 
     def _detect_evictions(self, live: dict[str, Obj]) -> None:
         """A running pod deleted through the API counts as evicted: its gang fails as an infra failure."""
-        for uid, key in self._gang_of.items():
-            gang = self.model.gangs.get(key)
-            if gang is None or gang.state != RUNNING:
-                continue
+        running = [(uid, key) for uid, key in self._gang_of.items()
+                   if (g := self.model.gangs.get(key)) is not None and g.state == RUNNING]
+        if not running:
+            return
+        present = {(p["metadata"].get("namespace"), p["metadata"]["name"]) for p in self.store.peek(self.r_pod)}
+        for uid, key in running:
+            gang = self.model.gangs[key]
             ns = live[uid]["metadata"]["namespace"]
-            pods, _ = self.store.list(self.r_pod, ns, _owned_by(uid))
-            present = {p["metadata"]["name"] for p in pods}
-            gone = [name for name, r in gang.results.items() if r.phase == RUNNING and name not in present]
+            gone = [name for name, r in gang.results.items() if r.phase == RUNNING and (ns, name) not in present]
             if gone:
                 self.model.remove_gang(key)
                 gang.state, gang.finished_at = FAILED, self.clock()

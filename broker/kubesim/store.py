@@ -121,6 +121,11 @@ class Store:
                      if (namespace is None or ns == namespace) and match(o)]
             return items, self._rv
 
+    def peek(self, res: Resource) -> ObjList:
+        """The live objects of ``res``, not copies: for the controller's read-only use under ``lock``."""
+        with self.lock:
+            return list(self._bucket(res).values())
+
     def update(self, res: Resource, namespace: str, name: str, obj: Obj, *, status_only: bool = False,
                whole: bool = False) -> Obj:
         """Replace an object; a body resourceVersion that is not the current one is a 409 Conflict.
