@@ -130,7 +130,7 @@ class VolcanoController:
             for uid, job in live.items():
                 key = self._gang_of.get(uid)
                 gang = self.model.gangs.get(key) if key else None
-                if gang is not None and self._written.get(key) != self._fingerprint(gang):
+                if key is not None and gang is not None and self._written.get(key) != self._fingerprint(gang):
                     self._write_back(job, gang)
                     if key in self.model.gangs:  # a restart forgets the gang while writing it back
                         self._written[key] = self._fingerprint(gang)
