@@ -174,3 +174,26 @@ def test_unresolvable_capacity_stops_filtering_before_quota(engine: PlacementEng
     decision = engine.place(make_job(gpus=16), context(snapshot("slurm", "slurm", [node("s", 8)])))
     assert verdict(decision, "slurm", "capacity") is not None
     assert verdict(decision, "slurm", "quota") is None
+
+
+def test_a_configured_backend_without_a_snapshot_is_down(engine: PlacementEngine) -> None:
+    from policies import BackendInfo, PlacementContext
+
+    ctx = PlacementContext(now=0.0, snapshots={}, backends={"hpc": BackendInfo("hpc", "slurm", "slurm")})
+    decision = engine.place(make_job(), ctx)
+    assert decision.status is UNSCHED
+    assert decision.reasons == {"hpc": ["backendHealth: backend down: no snapshot this cycle"]}
+
+
+def test_a_snapshot_without_backend_info_takes_its_track_from_its_kind(engine: PlacementEngine) -> None:
+    from policies import PlacementContext
+
+    ctx = PlacementContext(now=0.0, snapshots={"kube": KUBE}, backends={})
+    decision = engine.place(make_job(track="kubernetes"), ctx)
+    assert decision.placement is not None and decision.placement.backend == "kube"
+
+
+def test_naming_only_unknown_backends_is_unresolvable(engine: PlacementEngine) -> None:
+    decision = engine.place(make_job(backends=["nowhere"]), context(SLURM, KUBE))
+    assert decision.status is UNRES
+    assert set(decision.reasons) == {"slurm", "kube"}
