@@ -513,7 +513,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 
+        as_table = "as=Table" in (self.headers.get("Accept") or "")
+
         def emit(kind: str, obj: Obj) -> None:
+            if as_table and kind != "ERROR":
+                obj = to_table(res, [obj], int(obj.get("metadata", {}).get("resourceVersion") or 0))
             data = json.dumps({"type": kind, "object": obj}).encode() + b"\n"
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()

@@ -190,3 +190,30 @@ def test_render_is_what_submit_sends(sim: Sim) -> None:
     env = {e["name"]: e for e in pods[1]["spec"]["containers"][0]["env"]}
     assert env["VK_TASK_INDEX"]["value"] == "1"
     assert pods[1]["metadata"]["annotations"]["volcano.sh/task-index"] == "1"
+
+
+def test_time_limit_fails_as_timeout(sim: Sim) -> None:
+    sim.script("dt-*", run_seconds=3600)
+    backend = sim.backend(maxRetry=0)
+    ref = backend.submit(make_job("too-slow", timeLimit="1s"), Placement("kube-test"))
+    failed = wait_for(lambda: (o := _observe(backend, ref)).phase is BackendPhase.FAILED and o, "the deadline")
+    assert failed.failure is FailureKind.TIMEOUT
+    assert "DeadlineExceeded" in failed.reason
+
+
+def test_evicted_pod_restarts_the_gang_in_place(sim: Sim) -> None:
+    from kubernetes import client, config
+
+    sim.script("dt-*", run_seconds=3600)
+    backend = sim.backend(maxRetry=2)
+    ref = backend.submit(make_job("evicted", workers=2, gpus=1), Placement("kube-test"))
+    wait_for(lambda: _observe(backend, ref).phase is BackendPhase.RUNNING, "running")
+    core = client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig)))
+    core.delete_namespaced_pod(f"{ref.name}-worker-1", "default")
+    jobs = sim.sim.registry.by_key[("batch.volcano.sh", "jobs")]
+    wait_for(lambda: sim.sim.store.get(jobs, "default", ref.name)["status"].get("retryCount") == 1, "a restart")
+    restarting = _observe(backend, ref)
+    assert restarting.phase is BackendPhase.RUNNING  # Restarting is not a step back to PENDING
+    again = wait_for(lambda: (o := _observe(backend, ref)).native_state == "Running" and o, "running again")
+    assert len(core.list_namespaced_pod("default", label_selector=f"volcano.sh/job-name={ref.name}").items) == 2
+    assert again.failure is None
