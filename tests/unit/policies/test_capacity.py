@@ -122,3 +122,19 @@ def test_any_gpu_type_picks_the_tightest_type() -> None:
 def test_cpu_only_job() -> None:
     result, names = fit([node("c", 0, 0, gpu_type=None, cpus=16)], workers=2, gpus=0, cpus=8)
     assert result.status is OK and names == ["c", "c"]
+
+
+def test_a_cycle_in_switch_parents_does_not_hang() -> None:
+    # bad data: a -> b -> a. The walk up stops where it started (n1's spines: b; n2's: a), so no spine holds
+    # both nodes; the gang still fits, in the cluster.
+    nodes = [node("n1", 8, 8, switch="a"), node("n2", 8, 8, switch="b")]
+    result, _ = fit(nodes, {"a": "b", "b": "a"}, workers=2, gpus=8)
+    assert result.status is OK and result.tier is Tier.CLUSTER
+
+
+def test_bad_free_counts_are_clamped() -> None:
+    # a node claiming 12 free of 8 offers 8; a negative count offers none.
+    result, names = fit([node("x", 8, 12), node("y", 8, -3)], workers=1, gpus=8)
+    assert names == ["x"]
+    result, _ = fit([node("x", 8, 12), node("y", 8, -3)], workers=2, gpus=8)
+    assert result.status is UNSCHED
