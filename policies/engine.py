@@ -74,7 +74,8 @@ class PlacementEngine:
     def place_batch(self, jobs: Sequence[Job], ctx: PlacementContext) -> list[Decision]:
         """Decide every job against one set of snapshots; decisions come in placement order (priority, DRF).
 
-        No GPU is promised twice: each placed gang is assumed before the next job is decided.
+        No GPU is promised twice: each placed gang is assumed before the next job is decided. Caller: the
+        reconciler's placement step. Raises PluginError only for a plugin bug; the indexes are restored anyway.
         """
         with self._lock:
             session = Session(ctx, self.config, lambda backend: self._indexes.get(ctx.snapshots[backend]))

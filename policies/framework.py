@@ -124,7 +124,10 @@ def evaluate(
     filters: Sequence[FilterPlugin],
     scores: Sequence[tuple[ScorePlugin, float]],
 ) -> tuple[list[Evaluated], Evaluated | None]:
-    """Filter every candidate, score the feasible ones, and return all evaluations and the winner (or None)."""
+    """Filter every candidate, score the feasible ones, and return all evaluations and the winner (or None).
+
+    Caller: PlacementEngine, once per job. Raises PluginError when a score plugin breaks its range contract.
+    """
     evaluated = []
     for candidate in candidates:
         status, verdicts = run_filters(job, candidate, filters)
