@@ -60,8 +60,9 @@ prepare() {
   chmod 0600 "$DIR/etc/jwt_hs256.key"
   [ -s "$DIR/etc/db.pass" ] || (umask 077 && head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' > "$DIR/etc/db.pass")
 
-  local host ports
+  local host ports before
   host="$(hostname)"
+  before="$( (cat "$DIR"/etc/*.conf 2>/dev/null || true) | md5sum)"
   ports="$SLURMD_BASE_PORT-$((SLURMD_BASE_PORT + ${#NODES[@]} - 1))"
   for name in slurm.conf gres.conf topology.conf slurmdbd.conf; do
     sed -e "s|@DIR@|$DIR|g" -e "s|@HOST@|$host|g" -e "s|@CTLD_PORT@|$CTLD_PORT|g" \
@@ -72,6 +73,8 @@ prepare() {
   done
   chmod 0644 "$DIR/etc/slurm.conf" "$DIR/etc/gres.conf" "$DIR/etc/topology.conf"
   chmod 0600 "$DIR/etc/slurmdbd.conf"
+  CONFIG_CHANGED=0
+  [ "$before" = "$(cat "$DIR"/etc/*.conf | md5sum)" ] || CONFIG_CHANGED=1
 
   id "$REST_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$REST_USER"
 }
@@ -136,7 +139,15 @@ ensure_cluster_registered() {
 }
 
 start_slurmctld() {
-  if running_pid slurmctld >/dev/null; then say "slurmctld already running"; return; fi
+  if running_pid slurmctld >/dev/null; then
+    if [ "$CONFIG_CHANGED" -eq 1 ]; then
+      scontrol reconfigure || fail "scontrol reconfigure failed" "$DIR/log/slurmctld.log"
+      say "slurmctld already running; configuration changed: reconfigured"
+    else
+      say "slurmctld already running"
+    fi
+    return
+  fi
   slurmctld -f "$SLURM_CONF" || fail "slurmctld refused to start" "$DIR/log/slurmctld.log"
   wait_for 30 slurmctld "$DIR/log/slurmctld.log" scontrol ping
   say "slurmctld started on $(hostname):$CTLD_PORT"
