@@ -88,8 +88,12 @@ class VolcanoBackend:
             by_namespace.setdefault(_split(ref, self.settings.namespace)[0], []).append(ref)
         out: dict[BackendRef, Observed] = {}
         for namespace, group in by_namespace.items():
-            jobs = {j["metadata"]["name"]: j for j in self._client.list_custom(JOBS, namespace, LABEL_JOB_ID)}
-            podgroups = self._client.list_custom(PODGROUPS, namespace)
+            try:
+                listed = self._client.list_custom(JOBS, namespace, LABEL_JOB_ID)
+                podgroups = self._client.list_custom(PODGROUPS, namespace)
+            except NotFound as exc:
+                raise BackendUnavailable(f"{self.name}: Volcano's API is missing: {exc}") from None
+            jobs = {j["metadata"]["name"]: j for j in listed}
             pods = self._client.list_pods(namespace, label_selector=LABEL_JOB_ID)
             for ref in group:
                 vcjob = jobs.get(_split(ref, namespace)[1])
@@ -101,8 +105,12 @@ class VolcanoBackend:
         self._client.delete_custom(JOBS, namespace, name)
 
     def managed(self) -> Sequence[ManagedJob]:
+        try:
+            vcjobs = self._client.list_custom(JOBS, self.settings.namespace, LABEL_JOB_ID)
+        except NotFound as exc:
+            raise BackendUnavailable(f"{self.name}: Volcano's API is missing: {exc}") from None
         out = []
-        for vcjob in self._client.list_custom(JOBS, self.settings.namespace, LABEL_JOB_ID):
+        for vcjob in vcjobs:
             meta = vcjob["metadata"]
             labels = meta.get("labels") or {}
             attempt = labels.get(LABEL_ATTEMPT, "")

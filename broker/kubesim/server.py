@@ -490,8 +490,7 @@ class Handler(BaseHTTPRequestHandler):
         def match(o: Any) -> bool:
             return labels(o) and fields(o)
 
-        if namespace is not None:
-            self._check_namespace(res, namespace)
+        # A list in a namespace that does not exist is empty, not 404, as on a real API server.
         if query.get("watch") in ("1", "true", "True"):
             self._watch(res, namespace, query, match)
             return

@@ -217,3 +217,16 @@ def test_evicted_pod_restarts_the_gang_in_place(sim: Sim) -> None:
     again = wait_for(lambda: (o := _observe(backend, ref)).native_state == "Running" and o, "running again")
     assert len(core.list_namespaced_pod("default", label_selector=f"volcano.sh/job-name={ref.name}").items) == 2
     assert again.failure is None
+
+
+def test_other_namespace_refs_and_a_missing_namespace(sim: Sim) -> None:
+    backend = sim.backend(namespace="team-x")  # the simulator has only "default"
+    assert backend.managed() == []  # listing in a namespace that does not exist is empty, as on a real server
+    from adapters.base import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="namespace team-x"):
+        backend.submit(make_job("nowhere"), Placement("kube-test"))
+    default = sim.backend()
+    made = default.submit(make_job("here"), Placement("kube-test"))
+    observed = backend.observe([made])  # a ref names its namespace: observed there, not in team-x
+    assert observed[made].phase is not BackendPhase.MISSING
