@@ -66,3 +66,15 @@ def test_bad_settings_name_the_key(raw: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError) as err:
         from_config("slurm-local", raw)
     assert str(err.value).startswith(f"backends[slurm-local].settings.{key}: "), str(err.value)
+
+
+def test_the_shipped_example_config_builds() -> None:
+    import yaml
+
+    from .conftest import FIXTURES
+
+    example = FIXTURES.parents[2] / "examples" / "config" / "slurm-local.yaml"
+    (backend,) = yaml.safe_load(example.read_text())["backends"]
+    assert (backend["name"], backend["kind"]) == ("slurm-local", "slurm")
+    built = from_config(backend["name"], backend["settings"])
+    assert built.settings.slurm_conf == "/var/tmp/dualtrack-slurm/etc/slurm.conf"
