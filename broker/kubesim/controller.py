@@ -327,7 +327,7 @@ class VolcanoController:
                                      "message": gang.message or (result.reason if result else "")}]
         else:
             pod["spec"]["nodeName"] = result.node
-            started = now_rfc3339(self._wall(result.started_at))
+            started = now_rfc3339(result.started_at)
             status.update({"phase": result.phase, "startTime": started, "hostIP": "127.0.0.1",
                            "podIP": "10.244.0." + str(1 + hash(name) % 250)})
             status["conditions"] = [{"type": "PodScheduled", "status": "True"}]
@@ -336,7 +336,7 @@ class VolcanoController:
             else:
                 state = {"terminated": {"exitCode": result.exit_code, "reason": result.reason or "Error",
                                         "startedAt": started,
-                                        "finishedAt": now_rfc3339(self._wall(result.finished_at))}}
+                                        "finishedAt": now_rfc3339(result.finished_at)}}
             if result.reason == "DeadlineExceeded":
                 status.update({"reason": "DeadlineExceeded",
                                "message": "Pod was active on the node longer than the specified deadline"})
@@ -348,9 +348,6 @@ class VolcanoController:
         pod["metadata"].pop("resourceVersion", None)
         self.store.update(self.r_pod, ns, name, pod, whole=True)
 
-    def _wall(self, at: float | None) -> float | None:
-        return at
-
     def _write_podgroup(self, job: Obj, gang: Gang, counts: dict[str, int]) -> None:
         ns, uid = job["metadata"]["namespace"], job["metadata"]["uid"]
         try:
@@ -361,12 +358,12 @@ class VolcanoController:
         if gang.state == PENDING and gang.message:
             conditions = [{"type": "Unschedulable", "status": "True", "reason": "NotEnoughResources",
                            "message": gang.message, "transitionID": gang.key,
-                           "lastTransitionTime": now_rfc3339(self._wall(gang.created_at))}]
+                           "lastTransitionTime": now_rfc3339(gang.created_at)}]
         elif gang.state == PENDING:
             conditions = []
         else:
             conditions = [{"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled",
-                           "transitionID": gang.key, "lastTransitionTime": now_rfc3339(self._wall(gang.started_at))}]
+                           "transitionID": gang.key, "lastTransitionTime": now_rfc3339(gang.started_at)}]
         pg["status"] = {"phase": phase, "conditions": conditions, "running": counts[RUNNING],
                         "succeeded": counts[SUCCEEDED], "failed": counts[FAILED]}
         self.store.update(self.r_pg, ns, pg["metadata"]["name"], pg, status_only=True)

@@ -42,8 +42,6 @@ class Resource:
                                  "kind": self.kind, "verbs": VERBS}
         if self.short_names:
             entry["shortNames"] = list(self.short_names)
-        if self.group:
-            entry["categories"] = ["all"] if self.plural in ("jobs",) else []
         out = [entry]
         if self.has_status:
             out.append({"name": f"{self.plural}/status", "singularName": "", "namespaced": self.namespaced,

@@ -13,7 +13,6 @@ Simulator-only endpoints (not Kubernetes API; the adapter never calls them):
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import secrets
@@ -28,8 +27,10 @@ from urllib.parse import parse_qs, urlsplit
 from broker.kubesim import crd as crdlib
 from broker.kubesim.config import ClusterConfig, default_cluster
 from broker.kubesim.controller import Script, VolcanoController
-from broker.kubesim.model import GPU, ClusterModel, SimNode
+from broker.kubesim.model import GPU, ClusterModel
+from broker.kubesim.patching import json_patch, merge_patch
 from broker.kubesim.resources import Registry, Resource, build_resources
+from broker.kubesim.seed import hypernode_objects, node_object
 from broker.kubesim.selectors import parse_field_selector, parse_label_selector
 from broker.kubesim.store import ApiError, Obj, Store
 from broker.kubesim.tables import to_table
@@ -39,91 +40,6 @@ SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", 
                   "compiler": "gc", "platform": "linux/amd64"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DEFAULT_CRD_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "volcano"
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (also used for strategic merge patches: lists are replaced)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
-
-
-def json_patch(target: Any, ops: list[dict[str, Any]]) -> Any:
-    """RFC 6902 JSON patch: add, replace, remove, test."""
-    doc = copy.deepcopy(target)
-    for op in ops:
-        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
-        parent = doc
-        for part in parts[:-1]:
-            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
-        last = parts[-1] if parts else ""
-        kind = op["op"]
-        if kind in ("add", "replace"):
-            if isinstance(parent, list):
-                index = len(parent) if last == "-" else int(last)
-                if kind == "add":
-                    parent.insert(index, op["value"])
-                else:
-                    parent[index] = op["value"]
-            else:
-                parent[last] = op["value"]
-        elif kind == "remove":
-            del parent[int(last) if isinstance(parent, list) else last]
-        elif kind == "test":
-            current = parent[int(last)] if isinstance(parent, list) else parent.get(last)
-            if current != op.get("value"):
-                raise ApiError(422, "Invalid", f"test operation failed at {op['path']}")
-        else:
-            raise ApiError(400, "BadRequest", f"unsupported JSON patch operation {kind!r}")
-    return doc
-
-
-def node_object(node: SimNode) -> Obj:
-    alloc = {"cpu": str(node.cpu_millis // 1000), "memory": str(node.memory), "pods": "110"}
-    if node.gpus:
-        alloc[GPU] = str(node.gpus)
-    return {"metadata": {"name": node.name, "labels": node.all_labels()},
-            "spec": {"taints": list(node.taints)} if node.taints else {},
-            "status": {"capacity": dict(alloc), "allocatable": alloc,
-                       "conditions": [{"type": "Ready", "status": "True" if node.ready else "False",
-                                       "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                                     {"type": "Hostname", "address": node.name}],
-                       "nodeInfo": {"kubeletVersion": SERVER_VERSION["gitVersion"], "architecture": "amd64",
-                                    "operatingSystem": "linux", "containerRuntimeVersion": "kubesim://1",
-                                    "bootID": node.name, "kernelVersion": "6.1.0-kubesim", "kubeProxyVersion": "",
-                                    "machineID": node.name, "osImage": "kubesim", "systemUUID": node.name}}}
-
-
-def hypernode_objects(nodes: list[SimNode]) -> list[Obj]:
-    """Tier 1: one HyperNode per NVLink domain; tier 2: one per switch; tier 3: a spine over the switches."""
-    out: list[Obj] = []
-    domains: dict[str, list[str]] = {}
-    for node in nodes:
-        domains.setdefault(node.clique or node.name, []).append(node.name)
-    switch_of_domain: dict[str, str] = {}
-    for node in nodes:
-        if node.switch:
-            switch_of_domain[node.clique or node.name] = node.switch
-    for domain, members in sorted(domains.items()):
-        out.append({"metadata": {"name": f"nvl-{domain}"}, "spec": {"tier": 1, "members": [
-            {"type": "Node", "selector": {"exactMatch": {"name": m}}} for m in members]}})
-    switches: dict[str, list[str]] = {}
-    for domain, switch in switch_of_domain.items():
-        switches.setdefault(switch, []).append(f"nvl-{domain}")
-    for switch, members in sorted(switches.items()):
-        out.append({"metadata": {"name": switch}, "spec": {"tier": 2, "members": [
-            {"type": "HyperNode", "selector": {"exactMatch": {"name": m}}} for m in sorted(members)]}})
-    if len(switches) > 1:
-        out.append({"metadata": {"name": "spine"}, "spec": {"tier": 3, "members": [
-            {"type": "HyperNode", "selector": {"exactMatch": {"name": s}}} for s in sorted(switches)]}})
-    return out
 
 
 class KubeSim:
