@@ -2,7 +2,8 @@
 
 Steps of ``place_batch`` (``place`` is the batch of one):
 1. open a Session over the context's snapshots (per-snapshot indexes come from a small cache keyed by the
-   snapshot object, so they are built once per cycle, not once per decision);
+   snapshot object, so they are built once per cycle, not once per decision; the session keeps its own
+   references, so eviction never disturbs a call in progress);
 2. order the jobs: priority, then the tenant with the lowest dominant share (re-evaluated after each placement);
 3. for each job: list the candidates (backends / pools), run the filters, score the feasible candidates,
    normalize and weight, pick the winner and record the Explanation;
@@ -15,7 +16,6 @@ Thread safety: calls are serialised by a lock (the cached indexes are mutated du
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from broker.domain import ClusterSnapshot, Explanation, FilterStatus, Job, Placement
@@ -30,36 +30,35 @@ from policies.session import Session
 
 
 class IndexCache:
-    """SnapshotIndex per snapshot object (identity, not equality), keeping the ``size`` most recent."""
+    """SnapshotIndex per snapshot object (identity, not equality): the ``per_backend`` most recent snapshots of
+    each backend, so memory stays bounded however many cycles pass (a 50k-node index is tens of MB)."""
 
-    def __init__(self, size: int = 32):
-        self.size = size
-        self._entries: OrderedDict[int, tuple[ClusterSnapshot, SnapshotIndex]] = OrderedDict()
+    def __init__(self, per_backend: int = 2):
+        self.per_backend = per_backend
+        self._entries: dict[str, list[tuple[ClusterSnapshot, SnapshotIndex]]] = {}
 
     def get(self, snapshot: ClusterSnapshot) -> SnapshotIndex:
-        key = id(snapshot)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is snapshot:
-            self._entries.move_to_end(key)
-            return entry[1]
+        entries = self._entries.setdefault(snapshot.backend, [])
+        for cached, index in entries:
+            if cached is snapshot:
+                return index
         index = SnapshotIndex(snapshot)
-        self._entries[key] = (snapshot, index)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        entries.append((snapshot, index))
+        del entries[: -self.per_backend]
         return index
 
 
 class PlacementEngine:
     """Decides where jobs go. Build once from the PolicyConfig; call ``place`` / ``place_batch`` per cycle."""
 
-    def __init__(self, config: PolicyConfig, *, index_cache_size: int = 32):
+    def __init__(self, config: PolicyConfig, *, snapshots_kept_per_backend: int = 2):
         profile = PROFILES[config.profile]
         self.config = config
         self.filters: list[FilterPlugin] = [FILTER_PLUGINS[name](config) for name in profile.filters]
         self.scores: list[tuple[ScorePlugin, float]] = [
             (SCORE_PLUGINS[name](config), weight) for name, weight in config.weights.items() if weight > 0
         ]
-        self._indexes = IndexCache(index_cache_size)
+        self._indexes = IndexCache(snapshots_kept_per_backend)
         self._lock = threading.Lock()
 
     def index(self, snapshot: ClusterSnapshot) -> SnapshotIndex:

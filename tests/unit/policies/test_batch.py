@@ -88,3 +88,14 @@ def test_undo_returns_exactly_what_assume_took(engine: PlacementEngine) -> None:
     session.undo(assumption)
     assert index.free == [8, 8] and index.cpus_free == [64, 64]
     assert session.tenant_gpus("team") == 0 and session.tenant_jobs("team") == 0
+
+
+def test_the_index_cache_keeps_the_latest_snapshots_of_each_backend(engine: PlacementEngine) -> None:
+    first, second, third = (snapshot("b", "slurm", rack("n", 1)) for _ in range(3))
+    other = snapshot("k", "volcano", rack("k", 1))
+    a, k = engine.index(first), engine.index(other)
+    assert engine.index(first) is a  # same object: cached
+    engine.index(second)
+    engine.index(third)  # first is evicted: two kept per backend
+    assert engine.index(first) is not a
+    assert engine.index(other) is k  # another backend's entry is untouched
