@@ -1,7 +1,8 @@
 """The unit the framework filters and scores: a backend, or one of its pools (Slurm partition, Volcano queue).
 
-``candidates_for(job, session)`` lists them for one job: one per backend; where a healthy snapshot lists pools,
-one per pool instead (only the tenant's own pool when ``tenants.<t>.pools.<backend>`` names one). A Candidate
+``candidates_for(job, session)`` lists them for one job: one per backend; where a healthy snapshot lists pools
+the job may use, one per such pool instead (see ``candidate_pools``: the tenant's configured pool, every
+shared partition, only the tenant's own queue). A Candidate
 memoizes what several plugins read (the gang fit, the expected start) for the one job being evaluated.
 """
 
@@ -96,10 +97,23 @@ def candidates_for(job: Job, session: Session) -> list[Candidate]:
             out.append(Candidate(job, session, info, snapshot, None, None))
             continue
         index = session.index(name)
-        own_pool = session.config.tenant(job.tenant).pools.get(name)
-        pools = [own_pool] if own_pool is not None else sorted(p.name for p in snapshot.pools)
+        pools = candidate_pools(job.tenant, snapshot, session.config.tenant(job.tenant).pools.get(name))
         if not pools:
             out.append(Candidate(job, session, info, snapshot, None, index))
         for pool in pools:
             out.append(Candidate(job, session, info, snapshot, pool, index))
     return out
+
+
+def candidate_pools(tenant: str, snapshot: ClusterSnapshot, configured: str | None) -> list[str]:
+    """The pools of ``snapshot`` a job of ``tenant`` may be placed in; [] = the backend as a whole.
+
+    The tenant's configured pool wins. Partitions are shared: every one is a candidate. Queues belong to
+    tenants, so a job never lands in another tenant's queue: the queue named like the tenant if there is
+    one, else none (the adapter then applies its own tenant -> queue map, and no queue cap is checked here).
+    """
+    if configured is not None:
+        return [configured]
+    shared = sorted(p.name for p in snapshot.pools if p.kind != "queue")
+    own_queue = [p.name for p in snapshot.pools if p.kind == "queue" and p.name == tenant]
+    return shared + own_queue

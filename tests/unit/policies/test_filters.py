@@ -130,8 +130,19 @@ def test_a_tenant_pinned_to_its_pool_sees_only_that_pool() -> None:
     decision = engine.place(make_job(tenant="team"), context(kube))
     assert [c.pool for c in decision.explanation.candidates] == ["b"]
     assert decision.placement is not None and decision.placement.pool == "b"
+    # queues belong to tenants: "a" sees its own queue, "else" none (the adapter picks its queue)
+    engine = PlacementEngine(PolicyConfig.from_mapping({}))
+    assert [c.pool for c in engine.place(make_job(tenant="a"), context(kube)).explanation.candidates] == ["a"]
     other = engine.place(make_job(tenant="else"), context(kube))
-    assert [c.pool for c in other.explanation.candidates] == ["a", "b"]
+    assert [c.pool for c in other.explanation.candidates] == [None]
+    assert other.placement is not None and other.placement.pool is None
+
+
+def test_every_shared_partition_is_a_candidate(engine: PlacementEngine) -> None:
+    pools = [PoolCapacity("gpu", "partition"), PoolCapacity("debug", "partition")]
+    slurm = snapshot("slurm", "slurm", rack("s", 2), pools=pools)
+    decision = engine.place(make_job(tenant="anyone"), context(slurm))
+    assert [c.pool for c in decision.explanation.candidates] == ["debug", "gpu"]
 
 
 def test_a_pool_that_does_not_exist_is_unresolvable() -> None:

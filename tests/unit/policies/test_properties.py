@@ -38,7 +38,7 @@ def nodes(draw: Any, prefix: str) -> list[NodeCapacity]:
                 cpus=draw(st.sampled_from([0, 16, 64])),
                 memory=64 * GiB,
                 schedulable=draw(st.booleans()) or draw(st.booleans()),
-                pools=draw(st.sampled_from([(), ("p",), ("q",), ("p", "q")])),
+                pools=draw(st.sampled_from([(), ("p",), ("a",), ("p", "a")])),
             )
         )
     return out
@@ -49,10 +49,9 @@ def snapshots(draw: Any) -> list[ClusterSnapshot]:
     out = [snapshot("slurm", "slurm", draw(nodes("s")), switches=LEAVES)]
     pools = []
     if draw(st.booleans()):
-        pools = [
-            PoolCapacity("p", "queue", gpu_limit=draw(st.sampled_from([None, 4, 8, 16]))),
-            PoolCapacity("q", "queue"),
-        ]
+        cap = draw(st.sampled_from([None, 4, 8, 16]))
+        # a shared partition, and tenant a's own queue (tenants b and c get the backend as a whole)
+        pools = [PoolCapacity("p", "partition", gpu_limit=cap), PoolCapacity("a", "queue", gpu_limit=cap)]
     out.append(snapshot("kube", "volcano", draw(nodes("k")), switches=LEAVES, pools=pools))
     return out
 

@@ -69,11 +69,11 @@ def test_expected_start(
 
 
 def test_expected_start_of_a_pool_uses_its_pending_demand() -> None:
-    # queue capped at 8 GPUs with 4 pending GPUs x assumedJobSeconds 3600 = 14400 GPU-s: 14400 / 8 = 1800 s
-    # -> 100 x 3600 / (3600 + 1800) = 66.667 (Kubernetes: no image conversion)
-    pool = PoolCapacity("q", "queue", gpu_limit=8, pending_gpus=4)
-    scores = raw_scores({}, make_job(), snapshot("k", "volcano", rack("n", 2), pools=[pool]))
-    assert scores["k/q"]["expectedStart"] == 66.667
+    # the tenant's queue, capped at 8 GPUs with 4 pending GPUs x assumedJobSeconds 3600 = 14400 GPU-s:
+    # 14400 / 8 = 1800 s -> 100 x 3600 / (3600 + 1800) = 66.667 (Kubernetes: no image conversion)
+    pool = PoolCapacity("team", "queue", gpu_limit=8, pending_gpus=4)
+    scores = raw_scores({}, make_job(tenant="team"), snapshot("k", "volcano", rack("n", 2), pools=[pool]))
+    assert scores["k/team"]["expectedStart"] == 66.667
 
 
 @pytest.mark.parametrize(
@@ -112,13 +112,13 @@ def test_data_locality(datasets: list[str], expected: float) -> None:
         # no pool: 2 x 4 free = 8 of 16: 100 x (8 - 8)/16 = 0
         (None, 4, 0.0),
         # a queue capped at 32 with 8 allocated: 100 x (32 - 8 - 8) / 32 = 50
-        (PoolCapacity("q", "queue", gpu_limit=32, gpus_allocated=8), 8, 50.0),
+        (PoolCapacity("team", "queue", gpu_limit=32, gpus_allocated=8), 8, 50.0),
     ],
 )
 def test_fair_share(pool: PoolCapacity | None, free_per_node: int, expected: float) -> None:
     snap = snapshot("k", "volcano", rack("n", 2, 8, free_per_node), pools=[pool] if pool else [])
-    scores = raw_scores({}, make_job(workers=2, gpus=4), snap)  # a gang of 8 GPUs
-    assert scores["k" if pool is None else "k/q"]["fairShare"] == expected
+    scores = raw_scores({}, make_job(workers=2, gpus=4, tenant="team"), snap)  # a gang of 8 GPUs
+    assert scores["k" if pool is None else "k/team"]["fairShare"] == expected
 
 
 @pytest.mark.parametrize(
