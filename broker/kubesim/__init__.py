@@ -2,5 +2,6 @@
 
 Modules: model (the cluster and gang scheduler, virtual-time capable), crd (schema validation), resources,
 selectors, store, patching, seed (initial Node and HyperNode objects), controller (vcjob -> podgroup + pods),
-tables (kubectl output), server (HTTP), config (cluster file, kubeconfig), main (command line). Test and demo infrastructure: the broker's adapters never import it.
+tables (kubectl output), server (HTTP), config (cluster file, kubeconfig), main (command line).
+Test and demo infrastructure: the broker's adapters never import it.
 """
