@@ -49,7 +49,7 @@ class VolcanoSettings:
     master_port: int = 29500
     scheduler_name: str = "volcano"
     topology_labels: TopologyLabels = field(default_factory=TopologyLabels)
-    max_retry: int = 3  # vcjob spec.maxRetry: in-place gang restarts on PodEvicted / PodFailed
+    max_retry: int = 3  # vcjob spec.maxRetry: runs of the gang in place (restarts on PodEvicted / PodFailed)
     pending_estimate_seconds: int = 3600  # run time assumed for pending demand without an activeDeadline
 
     def queue_for(self, tenant: str) -> str:
@@ -154,6 +154,13 @@ def _topology_labels(reader: _Reader) -> TopologyLabels:
     )
 
 
+def _max_retry(reader: _Reader) -> int:
+    value = int(reader.number("maxRetry", 3, 0, 100, integer=True))
+    if value == 0:
+        raise reader.fail("maxRetry", "must be >= 1: Volcano's webhook turns 0 into 3; 1 means no in-place restart")
+    return value
+
+
 def parse_settings(backend: str, raw: Mapping[str, Any]) -> VolcanoSettings:
     """Validate ``raw``; raises ValueError naming the offending key (see the module docstring)."""
     if not isinstance(raw, Mapping):
@@ -188,6 +195,6 @@ def parse_settings(backend: str, raw: Mapping[str, Any]) -> VolcanoSettings:
         master_port=int(r.number("masterPort", 29500, 1, 65535, integer=True)),
         scheduler_name=r.string("schedulerName", "volcano", DNS1123_SUBDOMAIN, "a scheduler name") or "",
         topology_labels=_topology_labels(r),
-        max_retry=int(r.number("maxRetry", 3, 0, 100, integer=True)),
+        max_retry=_max_retry(r),
         pending_estimate_seconds=int(r.number("pendingEstimateSeconds", 3600, 1, 30 * 86400, integer=True)),
     )

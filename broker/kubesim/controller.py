@@ -9,8 +9,9 @@ Caller: ``broker.kubesim.server.KubeSim`` (``admit`` on vcjob create, ``tick`` f
 3. steps the model (finish due pods, gang-schedule pending groups);
 4. writes the model back: pod phases, node names, container exit codes; PodGroup phase and ``Unschedulable``
    condition; vcjob ``status.state.phase`` (Pending, Running, Restarting, Completed, Failed); queue status.
-A failed gang restarts (phase Restarting, ``retryCount`` + 1) when its vcjob has a PodFailed/PodEvicted ->
-RestartJob policy and ``retryCount < maxRetry``; otherwise the vcjob is Failed.
+A failed gang with a PodFailed/PodEvicted -> RestartJob policy raises ``retryCount``; it restarts (phase
+Restarting) while ``retryCount < maxRetry`` and is Failed once it reaches it (Volcano's rule: at most maxRetry
+runs in all); without such a policy the vcjob is Failed at once.
 
 How long pods run and how they exit is the simulator's own script (``Script``), never the client's business.
 """
@@ -31,6 +32,7 @@ from broker.kubesim.resources import Registry, Resource
 from broker.kubesim.store import ApiError, Obj, Store, now_rfc3339
 
 parse_quantity: Callable[[Any], Decimal] = _parse_quantity
+DEFAULT_MAX_RETRY = 3  # what Volcano's mutating webhook puts into a vcjob without maxRetry
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 TOPOLOGY_TIERS_MAX = 2
 
@@ -107,6 +109,21 @@ class VolcanoController:
         if state != "Open":
             raise ApiError(400, "BadRequest", 'admission webhook "validatejob.volcano.sh" denied the request: '
                            f"can only submit job to queue with state `Open`, queue `{queue}` status is `{state}`")
+
+    @staticmethod
+    def mutate(vcjob: Obj) -> None:
+        """Volcano's mutating webhook, in part: defaults for queue, schedulerName, maxRetry (0 -> 3),
+        minAvailable (all replicas) and task names."""
+        spec = vcjob.setdefault("spec", {})
+        spec["queue"] = spec.get("queue") or "default"
+        spec["schedulerName"] = spec.get("schedulerName") or "volcano"
+        spec["maxRetry"] = spec.get("maxRetry") or DEFAULT_MAX_RETRY
+        tasks = spec.get("tasks") or []
+        if not spec.get("minAvailable"):
+            spec["minAvailable"] = sum(int(t.get("replicas", 1)) for t in tasks if isinstance(t, dict))
+        for i, task in enumerate(tasks):
+            if isinstance(task, dict) and not task.get("name"):
+                task["name"] = f"default{i}"
 
     def add_script(self, script: Script) -> None:
         with self.store.lock:
@@ -385,12 +402,16 @@ class VolcanoController:
         if gang.state == FAILED:
             failed = next((f"{n}: {r.reason} (exit code {r.exit_code})" for n, r in gang.results.items()
                            if r.phase == FAILED), "")
-            max_retry = int(job.get("spec", {}).get("maxRetry", 3))
-            if self._restart_policy(job, gang) and retries < max_retry:
-                phase, retries = "Restarting", retries + 1
-                uid = job["metadata"]["uid"]
-                self.model.remove_gang(self._gang_of.pop(uid))
-                self._restart_due[uid] = self.clock() + 0.5
+            max_retry = int(job.get("spec", {}).get("maxRetry") or DEFAULT_MAX_RETRY)
+            if self._restart_policy(job, gang):
+                # Volcano: RestartJob raises retryCount; the Restarting state fails the job once
+                # retryCount reaches maxRetry, so the gang runs at most maxRetry times in all.
+                retries += 1
+                if retries < max_retry:
+                    phase = "Restarting"
+                    uid = job["metadata"]["uid"]
+                    self.model.remove_gang(self._gang_of.pop(uid))
+                    self._restart_due[uid] = self.clock() + 0.5
             message = f"pod failed: {failed}" if failed else "pod failed"
         previous = (status.get("state") or {}).get("phase")
         state = dict(status.get("state") or {})

@@ -362,6 +362,7 @@ class Handler(BaseHTTPRequestHandler):
         obj = self._admit(res, body, query, name)
         with self.sim.store.lock:
             if res.key == ("batch.volcano.sh", "jobs"):
+                self.sim.controller.mutate(obj)
                 self.sim.controller.admit(obj)
             if res.has_status and res.group and res.plural != "queues":
                 obj.pop("status", None)  # status is the controller's (the /status subresource)

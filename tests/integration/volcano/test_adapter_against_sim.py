@@ -72,14 +72,15 @@ def test_cancel_deletes_the_vcjob_and_is_idempotent(sim: Sim) -> None:
 
 def test_failing_pod_is_failed_with_reason_after_in_place_restarts(sim: Sim) -> None:
     sim.script("dt-*", run_seconds=0.3, exit_code=3)
-    backend = sim.backend(maxRetry=1)
+    backend = sim.backend(maxRetry=2)
     ref = backend.submit(make_job("fails"), Placement("kube-test"))
     failed = wait_for(lambda: (o := _observe(backend, ref)).phase is BackendPhase.FAILED and o, "failure")
     assert failed.failure is FailureKind.USER
     assert failed.exit_code == 3
     assert "exited with code 3" in failed.reason
     vcjob = sim.sim.store.get(sim.sim.registry.by_key[("batch.volcano.sh", "jobs")], "default", ref.name)
-    assert vcjob["status"]["retryCount"] == 1  # PodFailed -> RestartJob once (maxRetry 1), then Failed
+    # PodFailed -> RestartJob: two runs in all (maxRetry 2), then Failed with retryCount = maxRetry
+    assert vcjob["status"]["retryCount"] == 2
 
 
 def test_queue_capability_is_respected(sim: Sim) -> None:
@@ -194,7 +195,7 @@ def test_render_is_what_submit_sends(sim: Sim) -> None:
 
 def test_time_limit_fails_as_timeout(sim: Sim) -> None:
     sim.script("dt-*", run_seconds=3600)
-    backend = sim.backend(maxRetry=0)
+    backend = sim.backend(maxRetry=1)  # one run: no in-place restart
     ref = backend.submit(make_job("too-slow", timeLimit="1s"), Placement("kube-test"))
     failed = wait_for(lambda: (o := _observe(backend, ref)).phase is BackendPhase.FAILED and o, "the deadline")
     assert failed.failure is FailureKind.TIMEOUT

@@ -79,3 +79,15 @@ def test_json_patch() -> None:
     with pytest.raises(ApiError) as failed:
         json_patch(doc, [{"op": "test", "path": "/spec/a~1b", "value": 1}])
     assert failed.value.code == 422
+
+
+def test_volcano_webhook_defaults() -> None:
+    from broker.kubesim.controller import VolcanoController
+
+    job = {"spec": {"maxRetry": 0, "tasks": [{"replicas": 2}, {"name": "ps", "replicas": 1}]}}
+    VolcanoController.mutate(job)
+    assert job["spec"] == {"maxRetry": 3, "queue": "default", "schedulerName": "volcano", "minAvailable": 3,
+                           "tasks": [{"name": "default0", "replicas": 2}, {"name": "ps", "replicas": 1}]}
+    kept = {"spec": {"maxRetry": 1, "minAvailable": 1, "queue": "q", "tasks": []}}
+    VolcanoController.mutate(kept)
+    assert (kept["spec"]["maxRetry"], kept["spec"]["minAvailable"], kept["spec"]["queue"]) == (1, 1, "q")

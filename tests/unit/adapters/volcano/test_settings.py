@@ -24,9 +24,9 @@ def test_full_settings() -> None:
                                 "defaultQueue": "shared", "priorityClasses": {"low": "pc-low"},
                                 "gpuProducts": {"h100": "NVIDIA-H100-80GB-HBM3"}, "tolerations": [],
                                 "datasets": {"coco": "pvc-coco"}, "requestTimeoutSeconds": 2.5,
-                                "topologyLabels": {"switch": "example.com/leaf"}, "maxRetry": 0})
+                                "topologyLabels": {"switch": "example.com/leaf"}, "maxRetry": 1})
     assert (s.queue_for("t"), s.queue_for("u"), s.tolerations, s.topology_labels.switch, s.max_retry) == (
-        "q-t", "shared", (), "example.com/leaf", 0)
+        "q-t", "shared", (), "example.com/leaf", 1)
     assert from_config("kube", {"namespace": "ml"}).kind == "volcano"
 
 
@@ -42,6 +42,7 @@ def test_full_settings() -> None:
     ({"requestTimeoutSeconds": "fast"}, "settings.requestTimeoutSeconds:"),
     ({"tolerations": [{"key": "a", "operator": "Maybe"}]}, "settings.tolerations[0].operator:"),
     ({"topologyLabels": {"rack": "x"}}, "settings.topologyLabels:"),
+    ({"maxRetry": 0}, "settings.maxRetry: must be >= 1"),
 ])
 def test_bad_settings_name_the_key(settings: dict[str, Any], key: str) -> None:
     with pytest.raises(ValueError) as caught:
