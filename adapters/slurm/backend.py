@@ -62,10 +62,12 @@ class SlurmBackend:
         self.unsupported: Mapping[Feature, str] = self._unsupported()
 
     def _unsupported(self) -> Mapping[Feature, str]:
+        out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
+                                      "several workers is never packed onto one node (best effort: one switch)"}
         if self.settings.transport == "rest" and self.settings.rest and self.settings.rest.api_version == "v0.0.38":
-            return {Feature.TOPOLOGY_SWITCH: "slurmrestd v0.0.38 has no --switches field; use transport cli/ssh "
-                                             "or slurmrestd v0.0.39+"}
-        return {}
+            out[Feature.TOPOLOGY_SWITCH] = ("slurmrestd v0.0.38 has no --switches field; use transport cli/ssh or "
+                                            "slurmrestd v0.0.39+")
+        return out
 
     # ------------------------------------------------------------------------------------------- helpers
     def request_for(self, job: Job, placement: Placement) -> BatchRequest:

@@ -94,9 +94,10 @@ def gres_for(job: Job, settings: SlurmSettings) -> str | None:
 
 
 def switches_for(job: Job) -> str | None:
-    """Topology tier -> ``--switches``. ``switch`` (and ``node`` with several workers, since one worker is one
-    node here and a one-node gang of several workers cannot be expressed) asks for one leaf switch: ``1`` when
-    hard (Slurm waits up to its ``max_switch_wait``), ``1@5`` when soft. One worker needs nothing."""
+    """Topology tier -> ``--switches``. ``switch`` asks for one leaf switch: ``1`` when hard (Slurm waits up to
+    its ``max_switch_wait``), ``1@5`` when soft. ``node`` with several workers cannot be expressed (one worker
+    is one node allocation; the backend lists ``topology.node`` as unsupported, so hard ones are filtered out
+    by the policies) and gets the nearest tier Slurm enforces, one switch. One worker needs nothing."""
     spec = job.spec.spec
     tier = spec.topology.tier
     if spec.resources.workers == 1 or tier is TopologyTier.ANY:

@@ -12,7 +12,7 @@ from adapters.slurm.parsers import parse_jobs, parse_nodes
 from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 from adapters.slurm.render import BatchRequest
 from adapters.slurm.text import parse_partitions_text, parse_topology
-from broker.domain import BackendPhase, BackendRef, FailureKind, Placement
+from broker.domain import BackendPhase, BackendRef, FailureKind, Feature, Placement
 
 from .conftest import FIXTURES, load, make_job, settings
 
@@ -79,7 +79,8 @@ def backend(transport: ScriptedTransport) -> SlurmBackend:
 
 def test_is_a_backend_and_a_start_estimator(backend: SlurmBackend) -> None:
     assert isinstance(backend, Backend) and isinstance(backend, StartEstimator)
-    assert (backend.kind, backend.track, backend.unsupported) == ("slurm", "slurm", {})
+    assert (backend.kind, backend.track) == ("slurm", "slurm")
+    assert list(backend.unsupported) == [Feature.TOPOLOGY_NODE]  # several workers are never packed on one node
 
 
 def test_snapshot_of_the_recorded_cluster(backend: SlurmBackend, transport: ScriptedTransport) -> None:
@@ -183,4 +184,4 @@ def test_estimate_start(backend: SlurmBackend, transport: ScriptedTransport) -> 
 
 def test_rest_v0_0_38_lists_switch_topology_as_unsupported(transport: ScriptedTransport) -> None:
     s = settings(transport="rest", rest={"url": "http://127.0.0.1:1", "token": "t"})
-    assert "switches" in next(iter(SlurmBackend("r", s, transport).unsupported.values()))
+    assert "--switches" in SlurmBackend("r", s, transport).unsupported[Feature.TOPOLOGY_SWITCH]
