@@ -81,6 +81,15 @@ def job_description(request: BatchRequest, api_version: str) -> dict[str, Any]:
     return job
 
 
+def submit_body(request: BatchRequest, api_version: str) -> dict[str, Any]:
+    """The POST body of ``job/submit``: v0.0.38 takes the script beside ``job``; v0.0.39+ inside it (the
+    top-level ``script`` is deprecated there)."""
+    job = job_description(request, api_version)
+    if api_version == "v0.0.38":
+        return {"script": script_text(request), "job": job}
+    return {"job": job}
+
+
 class RestTransport:
     def __init__(self, rest: RestSettings):
         self._rest = rest
@@ -142,8 +151,7 @@ class RestTransport:
 
     # ---------------------------------------------------------------------------------------- protocol
     def submit(self, request: BatchRequest) -> str:
-        body = {"script": script_text(request), "job": job_description(request, self.api_version)}
-        status, doc = self._call("POST", f"{self._slurm}/job/submit", body)
+        status, doc = self._call("POST", f"{self._slurm}/job/submit", submit_body(request, self.api_version))
         errors = errors_of(doc)
         job_id = number(doc.get("job_id"))
         if job_id and not errors:

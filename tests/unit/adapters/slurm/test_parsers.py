@@ -20,7 +20,7 @@ from adapters.slurm.parsers import (
 )
 from adapters.slurm.records import JobRecord
 from adapters.slurm.render import build_request
-from adapters.slurm.rest import job_description
+from adapters.slurm.rest import submit_body
 from broker.domain import Placement
 
 from .conftest import load, make_job, settings
@@ -222,10 +222,13 @@ def test_written_fixtures_follow_the_spec(version: str, fixture: str, schema: st
 def test_rest_submit_request_follows_the_spec(version: str) -> None:
     job = make_job(resources={"workers": 2, "gpusPerWorker": 4, "gpuType": "a100"}, topology={"tier": "switch"})
     request = build_request(job, Placement("x"), settings(qos="normal", accounts={"vision": "v"}))
-    body = {"job": job_description(request, f"v0.0.{version}")}
+    body = submit_body(request, f"v0.0.{version}")
     assert list(_validator(f"openapi_spec_v0.0.{version}.json", f"v0.0.{version}_job_submit_req")
                 .iter_errors(body)) == []
+    assert list(body) == ["job"] and body["job"]["script"].startswith("#!/bin/bash\n")
     assert body["job"]["tres_per_node"] == "gres/gpu:a100:4" and body["job"]["required_switches"]["number"] == 1
+    assert (body["job"]["minimum_nodes"], body["job"]["maximum_nodes"], body["job"]["tasks"]) == (2, 2, 2)
+    assert body["job"]["environment"] == ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 
 
 def test_rest_submit_request_v0_0_38_follows_the_spec() -> None:
@@ -233,6 +236,6 @@ def test_rest_submit_request_v0_0_38_follows_the_spec() -> None:
     validator = jsonschema.Draft7Validator(
         {"$ref": "#/components/schemas/v0.0.38_job_submission", "components": spec["components"]})
     request = build_request(make_job(resources={"workers": 2, "gpusPerWorker": 4}), Placement("x"), settings())
-    body = {"script": "#!/bin/bash\ntrue\n", "job": job_description(request, "v0.0.38")}
+    body = submit_body(request, "v0.0.38")
     assert list(validator.iter_errors(body)) == []
     assert body["job"]["nodes"] == [2, 2] and body["job"]["tasks"] == 2 and body["job"]["gres"] == "gpu:4"
