@@ -81,6 +81,21 @@ def job_description(request: BatchRequest, api_version: str) -> dict[str, Any]:
     return job
 
 
+def endpoint_paths(api_version: str) -> dict[str, str]:
+    """The path templates this transport calls, as the version's OpenAPI spec spells them (collections end
+    with a slash; slurmrestd 22.05 answers both forms)."""
+    slash = "/"
+    slurm, slurmdb = f"/slurm/{api_version}", f"/slurmdb/{api_version}"
+    return {
+        "submit": f"{slurm}/job/submit",
+        "jobs": f"{slurm}/jobs{slash}",
+        "job": f"{slurm}/job/{{job_id}}",
+        "nodes": f"{slurm}/nodes{slash}",
+        "partitions": f"{slurm}/partitions{slash}",
+        "history": f"{slurmdb}/job/{{job_id}}",
+    }
+
+
 def submit_body(request: BatchRequest, api_version: str) -> dict[str, Any]:
     """The POST body of ``job/submit``: v0.0.38 takes the script beside ``job``; v0.0.39+ inside it (the
     top-level ``script`` is deprecated there)."""
@@ -95,9 +110,7 @@ class RestTransport:
         self._rest = rest
         self._token: str | None = rest.token
         self._token_mtime: float | None = None
-        version = rest.api_version
-        self._slurm = f"{rest.url}/slurm/{version}"
-        self._slurmdb = f"{rest.url}/slurmdb/{version}"
+        self._paths = endpoint_paths(rest.api_version)
 
     @property
     def api_version(self) -> str:
@@ -117,6 +130,9 @@ class RestTransport:
         if not self._token:
             raise BackendUnavailable("no slurmrestd token configured")
         return self._token
+
+    def _url(self, name: str, job_id: str = "") -> str:
+        return self._rest.url + self._paths[name].replace("{job_id}", job_id)
 
     def _call(self, method: str, url: str, body: Any = None) -> tuple[int, dict[str, Any]]:
         """(HTTP status, decoded JSON). Raises BackendUnavailable for transport errors and 5xx without JSON."""
@@ -151,7 +167,7 @@ class RestTransport:
 
     # ---------------------------------------------------------------------------------------- protocol
     def submit(self, request: BatchRequest) -> str:
-        status, doc = self._call("POST", f"{self._slurm}/job/submit", submit_body(request, self.api_version))
+        status, doc = self._call("POST", self._url("submit"), submit_body(request, self.api_version))
         errors = errors_of(doc)
         job_id = number(doc.get("job_id"))
         if job_id and not errors:
@@ -165,27 +181,27 @@ class RestTransport:
         return None
 
     def jobs(self) -> list[JobRecord]:
-        return parse_jobs(self._get(f"{self._slurm}/jobs"))
+        return parse_jobs(self._get(self._url("jobs")))
 
     def history(self, job_ids: Sequence[str]) -> list[JobRecord]:
         out: list[JobRecord] = []
         for job_id in job_ids:
-            status, doc = self._call("GET", f"{self._slurmdb}/job/{job_id}")
+            status, doc = self._call("GET", self._url("history", job_id))
             if status < 400 and isinstance(doc.get("jobs"), list):
                 out += parse_jobs(doc)
         return out
 
     def nodes(self) -> list[NodeRecord]:
-        return parse_nodes(self._get(f"{self._slurm}/nodes"))
+        return parse_nodes(self._get(self._url("nodes")))
 
     def partitions(self) -> list[PartitionRecord]:
-        return parse_partitions(self._get(f"{self._slurm}/partitions"))
+        return parse_partitions(self._get(self._url("partitions")))
 
     def topology(self) -> list[SwitchRecord]:
         return []
 
     def cancel(self, job_id: str) -> None:
-        status, doc = self._call("DELETE", f"{self._slurm}/job/{job_id}")
+        status, doc = self._call("DELETE", self._url("job", job_id))
         errors = errors_of(doc)
         if status < 400 and not errors:
             return

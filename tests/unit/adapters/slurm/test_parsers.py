@@ -20,7 +20,7 @@ from adapters.slurm.parsers import (
 )
 from adapters.slurm.records import JobRecord
 from adapters.slurm.render import build_request
-from adapters.slurm.rest import submit_body
+from adapters.slurm.rest import endpoint_paths, submit_body
 from broker.domain import Placement
 
 from .conftest import load, make_job, settings
@@ -239,3 +239,17 @@ def test_rest_submit_request_v0_0_38_follows_the_spec() -> None:
     body = submit_body(request, "v0.0.38")
     assert list(validator.iter_errors(body)) == []
     assert body["job"]["nodes"] == [2, 2] and body["job"]["tasks"] == 2 and body["job"]["gres"] == "gpu:4"
+
+
+@pytest.mark.parametrize(
+    ("version", "spec_file"),
+    [("v0.0.38", "openapi_v0.0.38_slurmctld_23.02.7.json"), ("v0.0.41", "openapi_spec_v0.0.41.json"),
+     ("v0.0.42", "openapi_spec_v0.0.42.json")],
+)
+def test_every_rest_path_the_transport_calls_is_in_the_spec(version: str, spec_file: str) -> None:
+    paths = set(load(spec_file)["paths"])
+    used = endpoint_paths(version)
+    if version == "v0.0.38":  # that spec's paths are relative to /slurm/v0.0.38; slurmdb has its own spec
+        used.pop("history")
+        used = {k: v.removeprefix("/slurm/v0.0.38") for k, v in used.items()}
+    assert sorted(p for p in used.values() if p not in paths) == []
