@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from adapters.base import BackendUnavailable, SubmitRejected
 from adapters.slurm.capacity import build_snapshot
@@ -40,6 +41,7 @@ from broker.domain import (
 
 TERMINAL = (BackendPhase.SUCCEEDED, BackendPhase.FAILED, BackendPhase.CANCELLED)
 _COMMENT = re.compile(r"^dualtrack:([a-z0-9]+):(\d+)$")
+_SIF_FILE = re.compile(r"^sha256-([0-9a-f]{64})\.sif$")  # broker.domain.image.sif_filename
 
 
 class SlurmBackend:
@@ -83,7 +85,7 @@ class SlurmBackend:
         if self._names is None:
             names: dict[str, str] = {}
             for record in sorted(self.transport.jobs(), key=lambda r: int(r.job_id)):
-                if parse_backend_object_name(record.name) and phase_of(record).phase is not BackendPhase.CANCELLED:
+                if parse_backend_object_name(record.name):
                     names[record.name] = record.job_id
             self._names = names
         return self._names
@@ -158,7 +160,16 @@ class SlurmBackend:
         partitions = self.transport.partitions()
         switches = self.transport.topology()
         jobs = self.transport.jobs()
-        return build_snapshot(self.name, taken_at, nodes, partitions, switches, jobs)
+        snapshot = build_snapshot(self.name, taken_at, nodes, partitions, switches, jobs)
+        return replace(snapshot, images=self.cached_images())
+
+    def cached_images(self) -> frozenset[str]:
+        """Digests (``sha256:<hex>``) whose SIF is already in ``container.imageDir``; empty for runtime none."""
+        container = self.settings.container
+        if container.runtime == "none" or not container.image_dir:
+            return frozenset()
+        found = (_SIF_FILE.match(name) for name in self.transport.list_dir(container.image_dir))
+        return frozenset(f"sha256:{m.group(1)}" for m in found if m)
 
     # ---------------------------------------------------------------------------------------- capabilities
     def estimate_start(self, job: Job, placement: Placement) -> float | None:

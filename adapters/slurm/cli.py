@@ -125,5 +125,9 @@ class CliTransport:
             raise BackendUnavailable(f"scancel {job_id}: {message}")
         raise BackendUnavailable(f"scancel {job_id} failed: {message}")
 
+    def list_dir(self, path: str) -> list[str]:
+        result = self._run(["ls", "-1", "--", path])
+        return result.stdout.split() if result.returncode == 0 else []
+
     def close(self) -> None:
         self._runner.close()

@@ -7,7 +7,8 @@ that left slurmctld. Request shapes: v0.0.38 (22.05/23.02: ``nodes: [min, max]``
 ``tres_per_node``, ``{set, number}`` integers, ``environment`` as ``["K=V"]``, ``required_switches``).
 slurmrestd ignores ``#SBATCH`` lines, so every directive travels as a JSON field; the script is the same text.
 Not available over REST: ``sbatch --test-only`` (``test_only`` returns None), the switch tree (``topology``
-returns []), and on v0.0.38 ``--switches`` (no such field; the adapter lists it as unsupported).
+returns []), and on v0.0.38 ``--switches`` (no such field; the adapter lists it as unsupported). The image
+directory is listed from the broker's side (``list_dir``), which assumes it is shared with the site.
 The token is re-read from ``tokenFile`` when the file changes, so it can be rotated without a restart.
 """
 
@@ -209,6 +210,13 @@ class RestTransport:
         if any(m in message for m in _CANCEL_DONE):
             return
         raise BackendUnavailable(f"slurmrestd DELETE job {job_id}: HTTP {status} {message}")
+
+    def list_dir(self, path: str) -> list[str]:
+        """slurmrestd cannot list files: the broker's own view of ``path`` (a shared image directory)."""
+        try:
+            return os.listdir(path)
+        except OSError:
+            return []
 
     def close(self) -> None:
         return None

@@ -52,6 +52,8 @@ class SlurmTransport(Protocol):
 
     def cancel(self, job_id: str) -> None: ...  # idempotent
 
+    def list_dir(self, path: str) -> list[str]: ...  # file names; [] when absent or unreadable
+
     def close(self) -> None: ...
 
 

@@ -184,3 +184,12 @@ def test_unreachable_controller_raises_backend_unavailable(slurm_env: dict[str, 
     finally:
         subprocess.run([str(REPO / "scripts/slurm/start.sh")], check=True, capture_output=True)
     assert backend.snapshot().gpus_total == 32
+
+
+def test_snapshot_names_the_sifs_in_the_image_directory(slurm_env: dict[str, str], tmp_path: Path) -> None:
+    digest = "ef" * 32
+    (tmp_path / f"sha256-{digest}.sif").write_bytes(b"")
+    (tmp_path / "partial.sif.tmp").write_bytes(b"")
+    sif = from_config("slurm-local", cli_settings(slurm_env, container={"runtime": "sif-bwrap",
+                                                                        "imageDir": str(tmp_path)}))
+    assert sif.snapshot().images == {f"sha256:{digest}"}

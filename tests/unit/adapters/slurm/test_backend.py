@@ -32,6 +32,7 @@ class ScriptedTransport:
         self.fail_submit: Exception | None = None
         self.test_only_result: TestOnlyResult | None = TestOnlyResult(start=1.0e9)
         self.next_id = 500
+        self.files: dict[str, list[str]] = {}
 
     def submit(self, request: BatchRequest) -> str:
         if self.fail_submit:
@@ -62,6 +63,9 @@ class ScriptedTransport:
 
     def cancel(self, job_id: str) -> None:
         self.cancelled.append(job_id)
+
+    def list_dir(self, path: str) -> list[str]:
+        return self.files.get(path, [])
 
     def close(self) -> None:
         return None
@@ -185,3 +189,10 @@ def test_estimate_start(backend: SlurmBackend, transport: ScriptedTransport) -> 
 def test_rest_v0_0_38_lists_switch_topology_as_unsupported(transport: ScriptedTransport) -> None:
     s = settings(transport="rest", rest={"url": "http://127.0.0.1:1", "token": "t"})
     assert "--switches" in SlurmBackend("r", s, transport).unsupported[Feature.TOPOLOGY_SWITCH]
+
+
+def test_snapshot_lists_the_sifs_already_converted(transport: ScriptedTransport) -> None:
+    transport.files["/images"] = [f"sha256-{'ab' * 32}.sif", f"sha256-{'cd' * 32}.sif.tmp", "notes.txt"]
+    sif = SlurmBackend("s", settings(container={"runtime": "sif-bwrap", "imageDir": "/images"}), transport)
+    assert sif.snapshot().images == {f"sha256:{'ab' * 32}"}
+    assert SlurmBackend("s", settings(), transport).snapshot().images == frozenset()  # runtime none
