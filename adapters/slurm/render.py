@@ -148,18 +148,23 @@ def task_command(job: Job, settings: SlurmSettings) -> str:
 
 
 def body_for(job: Job, settings: SlurmSettings) -> str:
+    """The script after the directives. The tools the plumbing needs (scontrol, srun) are resolved before the
+    user's environment is exported, and the rendezvous is exported after it, so a user's ``PATH`` or
+    ``MASTER_ADDR`` cannot break the launch."""
     spec = job.spec.spec
     env_lines = [f"export {key}={shlex.quote(value)}" for key, value in sorted(spec.env.items())]
     per_task = 'export NODE_RANK="$SLURM_NODEID"; exec ' + task_command(job, settings)
     lines = [
         "# dualtrack: one launcher per worker; rendezvous for torchrun / YOLO DDP",
         f'export PATH="${{PATH:-{DEFAULT_PATH}}}"',
-        f"export DUALTRACK_JOB_ID={shlex.quote(job.id)} DUALTRACK_ATTEMPT={job.attempt}",
-        *env_lines,
         'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
+        'DUALTRACK_SRUN="$(command -v srun)"',
+        *env_lines,
         f"export MASTER_ADDR MASTER_PORT={settings.master_port}",
         'export WORLD_SIZE="$SLURM_NNODES" NNODES="$SLURM_NNODES"',
-        "srun --export=ALL --ntasks-per-node=1 --kill-on-bad-exit=1 bash -c " + shlex.quote(per_task),
+        f"export DUALTRACK_JOB_ID={shlex.quote(job.id)} DUALTRACK_ATTEMPT={job.attempt}",
+        '"$DUALTRACK_SRUN" --export=ALL --ntasks-per-node=1 --kill-on-bad-exit=1 /bin/bash -c '
+        + shlex.quote(per_task),
         "",
     ]
     return "\n".join(lines)

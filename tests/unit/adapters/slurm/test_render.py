@@ -78,9 +78,9 @@ def test_topology_tier_to_switches(workers: int, tier: str, mode: str, expected:
 
 def task_script(body: str) -> str:
     """The script each task runs: the argument of ``srun ... bash -c``."""
-    srun = next(line for line in body.splitlines() if line.startswith("srun "))
+    srun = next(line for line in body.splitlines() if line.startswith('"$DUALTRACK_SRUN" '))
     words = shlex.split(srun)
-    assert words[4:6] == ["bash", "-c"]
+    assert words[4:6] == ["/bin/bash", "-c"]
     return words[6]
 
 
@@ -94,10 +94,19 @@ def test_rendezvous_and_per_task_rank() -> None:
     assert 'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"' in body
     assert "export MASTER_ADDR MASTER_PORT=29600" in body
     assert 'export WORLD_SIZE="$SLURM_NNODES" NNODES="$SLURM_NNODES"' in body
-    srun = next(line for line in body.splitlines() if line.startswith("srun "))
+    assert 'DUALTRACK_SRUN="$(command -v srun)"' in body
+    srun = next(line for line in body.splitlines() if line.startswith('"$DUALTRACK_SRUN" '))
     words = shlex.split(srun)
-    assert words[:5] == ["srun", "--export=ALL", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "bash"]
+    assert words[:5] == ["$DUALTRACK_SRUN", "--export=ALL", "--ntasks-per-node=1", "--kill-on-bad-exit=1", "/bin/bash"]
     assert words[5] == "-c" and words[6] == "export NODE_RANK=\"$SLURM_NODEID\"; exec python train.py"
+
+
+def test_user_path_and_rendezvous_names_cannot_break_the_launch() -> None:
+    body = build_request(make_job(env={"PATH": "/opt/conda/bin:$PATH", "MASTER_ADDR": "evil"}), PLACEMENT,
+                         settings()).body.splitlines()
+    user_path = body.index("export PATH='/opt/conda/bin:$PATH'")
+    assert body.index('DUALTRACK_SRUN="$(command -v srun)"') < user_path  # tools resolved before the user's PATH
+    assert user_path < body.index("export MASTER_ADDR MASTER_PORT=29500")  # our rendezvous wins
 
 
 def test_yolo_torchrun_env_refs_expand_inside_the_task() -> None:
@@ -178,7 +187,7 @@ def test_hostile_strings_are_passed_literally_and_execute_nothing(tmp_path: Path
     bin_dir.mkdir()
     _stub(bin_dir, "scontrol", 'printf "n1\\nn2\\n"\n')
     # srun: run the task command once per node with SLURM_NODEID set, as Slurm would
-    _stub(bin_dir, "srun", 'while [ "$1" != bash ]; do shift; done\n'
+    _stub(bin_dir, "srun", 'while [ "$1" != /bin/bash ]; do shift; done\n'
                            'for id in 0 1; do SLURM_NODEID=$id "$@" || exit $?; done\n')
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_NNODES": "2"}
     done = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True, check=False, cwd=tmp_path)
