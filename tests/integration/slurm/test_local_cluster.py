@@ -108,9 +108,10 @@ HOSTILE = [
 ]
 
 
-def test_hostile_arguments_and_env_are_literal(backend: SlurmBackend, slurm_env: dict[str, str]) -> None:
-    probe = Path(slurm_env["DUALTRACK_SLURM_OUTPUT_DIR"]) / f"hostile-{command_job(['x']).id}"
-    probe.mkdir()
+def test_hostile_arguments_and_env_are_literal(
+    backend: SlurmBackend, slurm_env: dict[str, str], tmp_path: Path
+) -> None:
+    probe = tmp_path  # the "nodes" are this machine: anything the strings ran would appear here
     args = [h.format(d=probe) for h in HOSTILE]
     job = command_job(["printf", "[%s]\\n", *args], env={"EVIL": args[0] + args[5]},
                       resources={"gpusPerWorker": 0, "workers": 2})
