@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   slurm-wlm slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin libslurm-dev munge
   mariadb-server slurmdbd slurm-wlm-mysql-plugin
-  openssh-server openssh-client
+  openssh-server openssh-client curl
 )
 
 missing=()
