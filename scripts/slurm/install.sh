@@ -29,7 +29,14 @@ fi
 
 echo "install.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Debian's maintainer scripts would start MariaDB, munge or sshd with their default configs; this project starts
+# its own (scripts/slurm/start.sh), so forbid service starts during the install (policy-rc.d, exit 101).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 0755 "$policy" && created_policy=1
+fi
+trap '[ "$created_policy" -eq 1 ] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# Debian's maintainer scripts may start daemons where an init system exists; this project starts its own.
 echo "install.sh: done"
