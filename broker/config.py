@@ -43,7 +43,11 @@ class _Section(BaseModel):
 
 class ServerConfig(_Section):
     address: str = DEFAULT_ADDRESS
-    max_workers: int = Field(default=32, ge=1, le=1024, alias="maxWorkers")
+    max_workers: int = Field(default=32, ge=1, le=1024, alias="maxWorkers")  # threads for blocking handlers
+    # API processes sharing the port (SO_REUSEPORT): Python serves one core per process. All of them accept
+    # submissions and serve reads; the store's lease lets exactly one reconcile. Worker i serves /metrics on
+    # metrics.port + i.
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class MetricsConfig(_Section):
@@ -124,7 +128,7 @@ def embedded_defaults() -> dict[str, Any]:
                     "transport": "cli",
                     "partition": "gpu",
                     "slurmConf": str(slurm_dir / "etc" / "slurm.conf"),
-                    "outputDir": str(slurm_dir / "jobs"),
+                    "outputDir": str(slurm_dir / "output"),
                     "container": {"runtime": "none"},
                 },
             },

@@ -17,6 +17,7 @@ from adapters.registry import BackendRegistry, build_backend
 from broker.config import BrokerConfig, ConfigError
 from broker.domain import FieldIssue
 from broker.metrics import BrokerMetrics
+from broker.resolvability import ResolvabilityCache
 from broker.snapshots import SnapshotCache
 from broker.store import SqlJobStore, open_store
 from policies import PlacementEngine, PolicyConfig
@@ -32,6 +33,7 @@ class BrokerContext:
     engine: PlacementEngine
     snapshots: SnapshotCache
     metrics: BrokerMetrics
+    resolvability: ResolvabilityCache = field(default_factory=ResolvabilityCache)
     images: object | None = None  # broker.images.ImageService when configured (Slurm SIF conversion)
     clock: Callable[[], float] = time.time
     wake_reconciler: Callable[[], None] = lambda: None

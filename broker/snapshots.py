@@ -49,11 +49,17 @@ class SnapshotCache:
         self._snapshots: dict[str, ClusterSnapshot] = {}
         self._health: dict[str, BackendHealth] = {b.name: BackendHealth(since=clock()) for b in backends}
         self._listeners: list[HealthListener] = []
+        self._generation = 0
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(backends)), thread_name_prefix="snapshot")
 
     def on_health_change(self, listener: HealthListener) -> None:
         """``listener(backend, old, new)`` is called whenever a backend goes down or comes back."""
         self._listeners.append(listener)
+
+    @property
+    def generation(self) -> int:
+        """Grows by one at every refresh: a cheap key for anything derived from the snapshots."""
+        return self._generation
 
     def latest(self) -> dict[str, ClusterSnapshot]:
         with self._lock:
@@ -102,6 +108,7 @@ class SnapshotCache:
                 if new.up != old.up:
                     changes.append((name, old, new))
             snapshots = dict(self._snapshots)
+            self._generation += 1
         for name, old, new in changes:
             for listener in self._listeners:
                 listener(name, old, new)

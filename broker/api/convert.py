@@ -32,7 +32,7 @@ def timestamp(seconds: float | None) -> Timestamp | None:
     return ts
 
 
-def state_to_pb(state: JobState | None) -> int:
+def state_to_pb(state: JobState | None) -> Any:
     return pb.JobState.Value(state.value) if state is not None else pb.JOB_STATE_UNSPECIFIED
 
 
@@ -40,7 +40,7 @@ def state_from_pb(value: int) -> JobState:
     return JobState(pb.JobState.Name(value))
 
 
-def filter_status_to_pb(status: FilterStatus) -> int:
+def filter_status_to_pb(status: FilterStatus) -> Any:
     return pb.FilterStatus.Value(status.value)
 
 
@@ -106,7 +106,8 @@ def spec_to_pb(spec: JobSpec) -> pb.JobSpec:
             body["yolo"].pop(key)
     if body["resources"].get("gpuType") is None:
         body["resources"].pop("gpuType")
-    return json_format.ParseDict(data, pb.JobSpec())
+    message: pb.JobSpec = json_format.ParseDict(data, pb.JobSpec())
+    return message
 
 
 # -- jobs ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ def _status(code: int, message: str, *details: object) -> status_pb2.Status:
     packed = []
     for detail in details:
         holder = any_pb2.Any()
-        holder.Pack(detail)  # type: ignore[arg-type]
+        holder.Pack(detail)
         packed.append(holder)
     return status_pb2.Status(code=code, message=message, details=packed)
 
@@ -46,14 +46,21 @@ def status_for(exc: BaseException) -> status_pb2.Status | None:
         return _status(code_pb2.ALREADY_EXISTS, str(exc))
     if isinstance(exc, PermissionDenied):
         return _status(code_pb2.PERMISSION_DENIED, str(exc))
+    if isinstance(exc, Unauthenticated):
+        return _status(code_pb2.UNAUTHENTICATED, str(exc))
     if isinstance(exc, InvalidTransition):
         return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     return None
 
 
-def abort_with(context: grpc.ServicerContext, exc: BaseException) -> None:
-    """Abort the call with the status for ``exc``; re-raises unknown errors (grpc reports INTERNAL)."""
+class Unauthenticated(Exception):
+    """No (or an unknown) bearer token while the broker has tokens configured."""
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """Abort the call with the status for ``exc`` (always raises); unknown errors become INTERNAL."""
     status = status_for(exc)
     if status is None:
         raise exc
-    context.abort_with_status(rpc_status.to_status(status))
+    rich = rpc_status.to_status(status)
+    await context.abort(rich.code, rich.details, rich.trailing_metadata)

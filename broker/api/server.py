@@ -1,52 +1,61 @@
-"""The gRPC server: the Broker service, standard health checking and reflection, metrics interceptor."""
+"""The asyncio gRPC server: the Broker service, standard health checking and reflection, metrics interceptor.
+
+``start_server`` must be awaited inside a running event loop; ``BoundServer.stop`` likewise.
+"""
 
 from __future__ import annotations
 
 from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from broker.api.servicer import BrokerServicer
 from broker.context import BrokerContext
 from proto.dualtrack.v1 import broker_pb2, broker_pb2_grpc
 
-SERVICE_NAME = broker_pb2.DESCRIPTOR.services_by_name["Broker"].full_name  # "dualtrack.v1.Broker"
+BROKER_SERVICE = broker_pb2.DESCRIPTOR.services_by_name["Broker"]
+SERVICE_NAME = BROKER_SERVICE.full_name  # "dualtrack.v1.Broker"
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 class BoundServer:
     """A started server and the port it bound (useful with address port 0)."""
 
-    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer):
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: HealthServicer):
         self.server = server
         self.port = port
         self.health = health_servicer
 
-    def stop(self, grace: float = 2.0) -> None:
-        self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+    async def stop(self, grace: float = 2.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
 
 
-def start_server(ctx: BrokerContext, address: str | None = None) -> BoundServer:
-    """Bind and start. Raises RuntimeError naming the address when it cannot be bound."""
+async def start_server(ctx: BrokerContext, address: str | None = None, *, share_port: bool = False) -> BoundServer:
+    """Bind and start; ``share_port`` lets several broker processes listen on one address (SO_REUSEPORT).
+    Raises RuntimeError naming the address when it cannot be bound."""
     address = address or ctx.config.server.address
-    server = grpc.server(
+    methods = [f"/{SERVICE_NAME}/{m.name}" for m in BROKER_SERVICE.methods]
+    server = grpc.aio.server(
         futures.ThreadPoolExecutor(max_workers=ctx.config.server.max_workers, thread_name_prefix="grpc"),
-        interceptors=[ctx.metrics.grpc_interceptor()],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+        interceptors=[ctx.metrics.aio_grpc_interceptor(methods)],
+        options=[("grpc.so_reuseport", 1 if share_port else 0),
+                 ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
     )
-    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(ctx), server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(ctx), server)  # type: ignore[no-untyped-call]
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    reflection.enable_server_reflection((SERVICE_NAME, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
         raise RuntimeError(f"cannot listen on {address}: {exc}") from None
     if port == 0:
         raise RuntimeError(f"cannot listen on {address}: address in use or invalid")
-    server.start()
+    await server.start()
     for name in ("", SERVICE_NAME):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return BoundServer(server, port, health_servicer)

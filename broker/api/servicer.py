@@ -1,35 +1,42 @@
-"""The dualtrack.v1.Broker servicer: thin. Authenticates, converts proto <-> domain, calls a handler, maps
-errors to status codes. All behaviour lives in broker/handlers."""
+"""The dualtrack.v1.Broker servicer (asyncio): thin. Authenticates, converts proto <-> domain, calls a
+handler, maps errors to status codes. All behaviour lives in broker/handlers.
+
+Handlers are plain blocking functions; they run in worker threads (``asyncio.to_thread``), except the CPU-only
+half of SubmitJob, which runs on the event loop before it awaits the store's group commit without holding a
+thread. That keeps a submission's cost to the validation and one share of an fsync.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 
 from broker.api import convert
-from broker.api.errors import abort_with
+from broker.api.errors import Unauthenticated, abort_with
 from broker.context import BrokerContext
 from broker.domain import FilterStatus, Job
 from broker.handlers import inspect, jobs, watch
+from broker.store import IdempotencyConflict
 from proto.dualtrack.v1 import broker_pb2 as pb
 from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 
 
-def _handled(method: Callable[..., T]) -> Callable[..., T]:
+def _handled(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     """Map any error a handler raises to its gRPC status (unknown errors stay INTERNAL)."""
 
     @functools.wraps(method)
-    def wrapper(self: BrokerServicer, request: Any, context: grpc.ServicerContext) -> T:
+    async def wrapper(self: BrokerServicer, request: Any, context: grpc.aio.ServicerContext) -> T:
         try:
-            return method(self, request, context)
-        except Exception as exc:  # abort_with re-raises what it cannot map
-            abort_with(context, exc)
-            raise  # pragma: no cover - abort_with always raises
+            return await method(self, request, context)
+        except Exception as exc:
+            await abort_with(context, exc)
+            raise  # abort_with always raises
 
     return wrapper
 
@@ -39,8 +46,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         self.ctx = ctx
 
     # -- auth ------------------------------------------------------------------------------------
-    def _tenant(self, context: grpc.ServicerContext) -> str | None:
-        """The tenant the caller acts for; None = unrestricted (no auth configured, or an admin token)."""
+    def _tenant(self, context: grpc.aio.ServicerContext) -> str | None:
+        """The tenant the caller acts for; None = unrestricted (no auth configured, or an admin token).
+        Raises Unauthenticated."""
         tokens = self.ctx.config.auth.tokens
         if not tokens:
             return None
@@ -49,7 +57,7 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         token = header.removeprefix("Bearer ").strip()
         tenant = tokens.get(token) if token else None
         if tenant is None:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or unknown bearer token")
+            raise Unauthenticated("missing or unknown bearer token")
         return None if tenant == "*" else tenant
 
     def _track(self, job: Job) -> str:
@@ -62,53 +70,77 @@ class BrokerServicer(pb_grpc.BrokerServicer):
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled
-    def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.ServicerContext) -> pb.SubmitJobResponse:
-        created = jobs.submit_job(self.ctx, convert.spec_source(request), idempotency_key=request.idempotency_key,
-                                  track=request.track, tenant=self._tenant(context))
-        return pb.SubmitJobResponse(job=self._job(created.job), duplicate=created.duplicate)
+    async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.SubmitJobResponse:
+        new = jobs.prepare_submission(self.ctx, convert.spec_source(request), idempotency_key=request.idempotency_key,
+                                      track=request.track, tenant=self._tenant(context))
+        try:
+            created = await asyncio.wrap_future(self.ctx.store.create_future(new))
+        except IdempotencyConflict:
+            jobs.submission_conflicted(self.ctx, new)
+            raise
+        jobs.submission_stored(self.ctx, created)
+        # The reply leaves out the spec the client just sent (GetJob returns it): converting it back costs
+        # more than the rest of the submission.
+        return pb.SubmitJobResponse(job=self._job(created.job, full=False), duplicate=created.duplicate)
 
     @_handled
-    def GetJob(self, request: pb.GetJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        job = jobs.get_job(self.ctx, request.id, tenant=self._tenant(context))
-        message = self._job(job)
-        message.spec_yaml = self.ctx.store.spec_yaml(job.id)
-        return message
+    async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        tenant = self._tenant(context)
+
+        def read() -> pb.Job:
+            job = jobs.get_job(self.ctx, request.id, tenant=tenant)
+            message = self._job(job)
+            message.spec_yaml = self.ctx.store.spec_yaml(job.id)
+            return message
+
+        return await asyncio.to_thread(read)
 
     @_handled
-    def ListJobs(self, request: pb.ListJobsRequest, context: grpc.ServicerContext) -> pb.ListJobsResponse:
-        page = jobs.list_jobs(
-            self.ctx, tenant=request.tenant, states=[convert.state_from_pb(s) for s in request.states],
-            backend=request.backend, page_size=request.page_size, page_token=request.page_token,
-            caller_tenant=self._tenant(context),
+    async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
+        tenant = self._tenant(context)
+        page = await asyncio.to_thread(
+            jobs.list_jobs, self.ctx, tenant=request.tenant, states=[convert.state_from_pb(s) for s in request.states],
+            backend=request.backend, page_size=request.page_size, page_token=request.page_token, caller_tenant=tenant,
         )
         return pb.ListJobsResponse(jobs=[self._job(j, full=False) for j in page.jobs],
                                    next_page_token=page.next_page_token)
 
     @_handled
-    def CancelJob(self, request: pb.CancelJobRequest, context: grpc.ServicerContext) -> pb.Job:
-        return self._job(jobs.cancel_job(self.ctx, request.id, reason=request.reason,
-                                         tenant=self._tenant(context)))
-
-    def WatchJobs(self, request: pb.WatchJobsRequest, context: grpc.ServicerContext) -> Iterator[pb.JobEvent]:
+    async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
         tenant = self._tenant(context)
-        stream = watch.watch_events(
-            self.ctx, job_id=request.job_id, since_seq=request.since_seq, tenant=tenant,
-            follow_until_terminal=request.follow_until_terminal, keep_going=context.is_active,
-        )
+        job = await asyncio.to_thread(jobs.cancel_job, self.ctx, request.id, reason=request.reason, tenant=tenant)
+        return self._job(job)
+
+    async def WatchJobs(self, request: pb.WatchJobsRequest,
+                        context: grpc.aio.ServicerContext) -> AsyncIterator[pb.JobEvent]:
+        active = True
         try:
+            tenant = self._tenant(context)
             if request.job_id:
-                jobs.get_job(self.ctx, request.job_id, tenant=tenant)
-            for event in stream:
-                yield convert.event_to_pb(event)
+                await asyncio.to_thread(jobs.get_job, self.ctx, request.job_id, tenant=tenant)
+            stream = watch.watch_events(
+                self.ctx, job_id=request.job_id, since_seq=request.since_seq, tenant=tenant,
+                follow_until_terminal=request.follow_until_terminal, keep_going=lambda: active,
+            )
+            done = object()
+            while True:
+                event = await asyncio.to_thread(next, stream, done)
+                if event is done:
+                    return
+                yield convert.event_to_pb(event)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
-            abort_with(context, exc)
+            await abort_with(context, exc)
+        finally:
+            active = False  # lets the generator's thread stop at its next poll
 
     @_handled
-    def ExplainPlacement(
-        self, request: pb.ExplainPlacementRequest, context: grpc.ServicerContext
+    async def ExplainPlacement(
+        self, request: pb.ExplainPlacementRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExplainPlacementResponse:
-        decision = inspect.explain_placement(self.ctx, convert.spec_source(request), track=request.track,
-                                             tenant=self._tenant(context))
+        decision = await asyncio.to_thread(inspect.explain_placement, self.ctx, convert.spec_source(request),
+                                           track=request.track, tenant=self._tenant(context))
         placement = decision.placement
         response = pb.ExplainPlacementResponse(
             status=convert.filter_status_to_pb(decision.status),
@@ -124,12 +156,14 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return response
 
     @_handled
-    def ListBackends(self, request: pb.ListBackendsRequest, context: grpc.ServicerContext) -> pb.ListBackendsResponse:
+    async def ListBackends(self, request: pb.ListBackendsRequest,
+                           context: grpc.aio.ServicerContext) -> pb.ListBackendsResponse:
         self._tenant(context)
         return pb.ListBackendsResponse(backends=[convert.backend_to_pb(s) for s in inspect.list_backends(self.ctx)])
 
     @_handled
-    def RenderJob(self, request: pb.RenderJobRequest, context: grpc.ServicerContext) -> pb.RenderJobResponse:
-        rendered = inspect.render_job(self.ctx, convert.spec_source(request), track=request.track,
-                                      backend=request.backend, tenant=self._tenant(context))
+    async def RenderJob(self, request: pb.RenderJobRequest, context: grpc.aio.ServicerContext) -> pb.RenderJobResponse:
+        rendered = await asyncio.to_thread(inspect.render_job, self.ctx, convert.spec_source(request),
+                                           track=request.track, backend=request.backend,
+                                           tenant=self._tenant(context))
         return pb.RenderJobResponse(backend=rendered.backend, kind=rendered.kind, artefact=rendered.artefact)

@@ -63,6 +63,6 @@ def describe(error: grpc.RpcError) -> CallFailed:
 def broker_stub(address: str | None) -> Iterator[broker_pb2_grpc.BrokerStub]:
     channel = grpc.insecure_channel(resolve_address(address))
     try:
-        yield broker_pb2_grpc.BrokerStub(channel)
+        yield broker_pb2_grpc.BrokerStub(channel)  # type: ignore[no-untyped-call]
     finally:
         channel.close()

@@ -35,8 +35,9 @@ STATE_STYLE = {
 
 
 def as_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    data: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                                     always_print_fields_with_no_presence=True)
+    return data
 
 
 def emit_data(data: Any, fmt: Format) -> None:

@@ -44,6 +44,7 @@ IMAGE_REF = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 GPU_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NAME = 40  # leaves room for the backend name dt-<id>-<attempt> plus a suffix inside 63 characters
 
 PRIORITY_CLASSES: Mapping[str, int] = {"low": 10, "normal": 100, "high": 1000}
@@ -168,7 +169,7 @@ class Metadata(_Model):
                 raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
             if not LABEL_VALUE.match(value) or len(value) > 63:
                 raise ValueError(f"label value {value!r} of {key!r} is not a valid Kubernetes label value")
-        return v
+        return dict(sorted(v.items()))
 
 
 Scalar = str | int | float | bool
@@ -217,7 +218,7 @@ class YoloSpec(_Model):
                 raise ValueError(f"{key!r} is not an ultralytics train argument dualtrack passes through")
             if isinstance(value, str) and not NO_CONTROL_CHARS.match(value):
                 raise ValueError(f"value of {key!r} has control characters")
-        return v
+        return dict(sorted(v.items()))
 
 
 class Resources(_Model):
@@ -310,7 +311,7 @@ class TrainingSpec(_Model):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
             if "\x00" in value:
                 raise ValueError(f"value of {key!r} contains a NUL byte")
-        return v
+        return dict(sorted(v.items()))
 
     @field_validator("datasets")
     @classmethod
@@ -433,7 +434,7 @@ def parse_spec(data: Any) -> JobSpec:
 def parse_spec_yaml(text: str) -> JobSpec:
     """Parse and validate one YAML document. Raises SpecError (malformed YAML included, with line:column)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from adapters.base import BackendError
 from broker.context import BrokerContext
-from broker.domain import FilterStatus, Job, JobState, new_job_id
+from broker.domain import FilterStatus, Job, JobState
 from broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
 from broker.handlers.specs import SpecSource, load_spec
 from broker.placement import placement_context, usage_of
@@ -34,6 +34,40 @@ def dry_run_decision(ctx: BrokerContext, job: Job) -> Decision:
     return ctx.engine.place(job, context)
 
 
+def prepare_submission(
+    ctx: BrokerContext,
+    source: SpecSource,
+    *,
+    idempotency_key: str = "",
+    track: str = "",
+    tenant: str | None = None,
+) -> NewJob:
+    """Validate a submission and refuse a job no backend could ever run; store nothing.
+    Raises SpecError, NoBackendCanRun."""
+    try:
+        spec, text = load_spec(source, track, tenant)
+    except Exception:
+        ctx.metrics.submission(source_tenant(source), "invalid")
+        raise
+    decision = ctx.resolvability.check(ctx, spec)
+    if decision.status is FilterStatus.UNRESOLVABLE:
+        ctx.metrics.submission(spec.metadata.tenant, "rejected")
+        raise NoBackendCanRun(decision.reasons)
+    return NewJob(spec=spec, spec_yaml=text, idempotency_key=idempotency_key or None)
+
+
+def submission_stored(ctx: BrokerContext, created: Created) -> Created:
+    """Bookkeeping once a submission is durable: metrics, and a wake-up for the reconciler."""
+    ctx.metrics.submission(created.job.tenant, "duplicate" if created.duplicate else "accepted")
+    if not created.duplicate:
+        ctx.wake_reconciler()
+    return created
+
+
+def submission_conflicted(ctx: BrokerContext, new: NewJob) -> None:
+    ctx.metrics.submission(new.spec.metadata.tenant, "rejected")
+
+
 def submit_job(
     ctx: BrokerContext,
     source: SpecSource,
@@ -42,26 +76,14 @@ def submit_job(
     track: str = "",
     tenant: str | None = None,
 ) -> Created:
-    """Validate and store a job. Raises SpecError, NoBackendCanRun, IdempotencyConflict."""
+    """Validate and store a job durably. Raises SpecError, NoBackendCanRun, IdempotencyConflict."""
+    new = prepare_submission(ctx, source, idempotency_key=idempotency_key, track=track, tenant=tenant)
     try:
-        spec, text = load_spec(source, track, tenant)
-    except Exception:
-        ctx.metrics.submission(source_tenant(source), "invalid")
-        raise
-    probe = Job(id=new_job_id(), spec=spec)
-    decision = dry_run_decision(ctx, probe)
-    if decision.status is FilterStatus.UNRESOLVABLE:
-        ctx.metrics.submission(spec.metadata.tenant, "rejected")
-        raise NoBackendCanRun(decision.reasons)
-    try:
-        created = ctx.store.create(NewJob(spec=spec, spec_yaml=text, idempotency_key=idempotency_key or None))
+        created = ctx.store.create(new)
     except IdempotencyConflict:
-        ctx.metrics.submission(spec.metadata.tenant, "rejected")
+        submission_conflicted(ctx, new)
         raise
-    ctx.metrics.submission(spec.metadata.tenant, "duplicate" if created.duplicate else "accepted")
-    if not created.duplicate:
-        ctx.wake_reconciler()
-    return created
+    return submission_stored(ctx, created)
 
 
 def source_tenant(source: SpecSource) -> str:
@@ -97,7 +119,7 @@ def list_jobs(
         if tenant and tenant != caller_tenant:
             raise PermissionDenied(f"you may list only tenant {caller_tenant!r}")
         tenant = caller_tenant
-    return ctx.store.list(tenant=tenant or None, states=states, backend=backend or None,
+    return ctx.store.list_jobs(tenant=tenant or None, states=states, backend=backend or None,
                           page_size=page_size or 100, page_token=page_token)
 
 

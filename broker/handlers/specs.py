@@ -18,7 +18,8 @@ class SpecSource:
 
 
 def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) -> tuple[JobSpec, str]:
-    """Validate the spec; apply a track override and the caller's tenant. Returns (spec, yaml text).
+    """Validate the spec; apply a track override and the caller's tenant. Returns (spec, the YAML text the user
+    sent, or "" for a typed spec: readers render the canonical YAML from the stored spec instead).
 
     Raises SpecError listing every problem with its field path.
     """
@@ -43,4 +44,4 @@ def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) ->
                                         f"your credentials act for tenant {tenant!r}, not {spec.metadata.tenant!r}")])
         metadata = spec.metadata.model_copy(update={"tenant": tenant})
         spec = spec.model_copy(update={"metadata": metadata})
-    return spec, text or spec.to_yaml()
+    return spec, text

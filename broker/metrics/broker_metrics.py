@@ -259,6 +259,13 @@ class BrokerMetrics:
             self.grpc_requests.labels(label, "OK")
         return MetricsInterceptor(self.grpc_requests, self.grpc_request_duration_seconds)
 
+    def aio_grpc_interceptor(self, methods: Iterable[str] = ()) -> grpc.aio.ServerInterceptor:
+        """The same for ``grpc.aio.server(interceptors=[...])``."""
+        from broker.metrics.aio_interceptor import AioMetricsInterceptor
+
+        self.grpc_interceptor(methods)  # registers the zero series
+        return AioMetricsInterceptor(self.grpc_requests, self.grpc_request_duration_seconds)
+
     def serve(self, host: str, port: int) -> int:
         """Serve ``/metrics`` on ``host:port`` (0 = any free port); returns the bound port. Idempotent."""
         with self._lock:

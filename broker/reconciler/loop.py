@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from broker.context import BrokerContext
+from broker.domain import ClusterSnapshot
 from broker.reconciler.cycle import ACTIVE_STATES, Cycle
 from broker.reconciler.dispatch import dispatch_placed
 from broker.reconciler.limits import enforce_time_limits
@@ -76,20 +77,23 @@ class Reconciler:
                 log.warning("lease check failed: %s", exc)
                 self.is_leader = False
             if not self.is_leader:
+                # followers keep their capacity view fresh for submit-time checks, explain and ListBackends
+                self._timed("snapshot", lambda: self.ctx.snapshots.refresh())
                 return CycleReport(leader=False)
-            snapshots = self._timed("snapshot", lambda: self._refresh_snapshots())
-            cycle = Cycle(self.ctx, self.ctx.clock(), snapshots or {}, self.ctx.store.active(ACTIVE_STATES))
+            snapshots = self._timed("snapshot", self._refresh_snapshots)
+            fresh = snapshots if isinstance(snapshots, dict) else self.ctx.snapshots.latest()
+            cycle = Cycle(self.ctx, self.ctx.clock(), fresh, self.ctx.store.active(ACTIVE_STATES))
             for name, step in self.steps:
                 self._timed(name, lambda step=step: step(cycle))  # type: ignore[misc]
             return CycleReport(leader=True, seconds=time.perf_counter() - started, errors=cycle.errors)
 
-    def _refresh_snapshots(self) -> dict[str, object]:
+    def _refresh_snapshots(self) -> dict[str, ClusterSnapshot]:
         snapshots = self.ctx.snapshots.refresh()
         for snapshot in snapshots.values():
             self.ctx.metrics.observe_snapshot(snapshot)
         for name, health in self.ctx.snapshots.health().items():
             self.ctx.metrics.backend_up(name, health.up)
-        return snapshots  # type: ignore[return-value]
+        return snapshots
 
     def _timed(self, step: str, fn: Callable[[], object]) -> object:
         started = time.perf_counter()

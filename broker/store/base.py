@@ -95,7 +95,7 @@ class JobStore(Protocol):
     def last_seq(self) -> int:
         """The newest event sequence number (0 when there are none)."""
 
-    def list(
+    def list_jobs(
         self,
         *,
         tenant: str | None = None,

@@ -22,9 +22,14 @@ from broker.domain import (
 )
 
 
-def spec_hash(spec: JobSpec) -> str:
-    """A stable hash of the canonical spec (idempotency keys compare specs by it)."""
-    canonical = json.dumps(spec.to_dict(), sort_keys=True, separators=(",", ":"))
+def canonical_json(spec: JobSpec) -> str:
+    """The spec as compact JSON in field order (mappings in it are kept sorted by the spec's validators):
+    what the store keeps, and what spec_hash hashes."""
+    return spec.model_dump_json(by_alias=True)
+
+
+def spec_hash(canonical: str) -> str:
+    """A stable hash of the canonical spec text (idempotency keys compare specs by it)."""
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -36,13 +41,13 @@ class SpecCache:
         self._items: OrderedDict[str, JobSpec] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, job_id: str, raw: Mapping[str, Any]) -> JobSpec:
+    def get(self, job_id: str, raw: str | Mapping[str, Any]) -> JobSpec:
         with self._lock:
             spec = self._items.get(job_id)
             if spec is not None:
                 self._items.move_to_end(job_id)
                 return spec
-        spec = parse_spec(dict(raw))
+        spec = parse_spec(json.loads(raw) if isinstance(raw, str) else dict(raw))
         self.put(job_id, spec)
         return spec
 
@@ -53,7 +58,7 @@ class SpecCache:
                 self._items.popitem(last=False)
 
 
-def job_from_row(row: Mapping[str, Any], specs: SpecCache) -> Job:
+def job_from_row(row: Mapping[Any, Any], specs: SpecCache) -> Job:
     spec = specs.get(row["id"], row["spec"])
     ref = None
     if row["backend"] and row["backend_native_id"]:
@@ -81,7 +86,7 @@ def job_from_row(row: Mapping[str, Any], specs: SpecCache) -> Job:
     )
 
 
-def event_from_row(row: Mapping[str, Any]) -> JobEvent:
+def event_from_row(row: Mapping[Any, Any]) -> JobEvent:
     return JobEvent(
         seq=row["seq"],
         job_id=row["job_id"],

@@ -32,7 +32,7 @@ jobs = Table(
     Column("backend_native_id", String(255)),
     Column("placement", JSON),
     Column("explanation", JSON),
-    Column("spec", JSON, nullable=False),
+    Column("spec", Text, nullable=False),  # canonical JSON text (serialized once, hashed as is)
     Column("spec_yaml", Text, nullable=False),
     Column("spec_hash", String(64), nullable=False),
     Column("image_ref", String(512)),

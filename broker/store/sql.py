@@ -42,7 +42,7 @@ from broker.store.base import (
     NewJob,
     StaleJob,
 )
-from broker.store.codec import SpecCache, event_from_row, job_from_row, spec_hash
+from broker.store.codec import SpecCache, canonical_json, event_from_row, job_from_row, spec_hash
 from broker.store.schema import job_events, jobs, leases
 
 log = logging.getLogger(__name__)
@@ -79,10 +79,14 @@ def migrate(engine: Engine) -> None:
 
 
 class _Request:
-    __slots__ = ("future", "new")
+    """One create waiting for the group commit; the spec is serialized and hashed by the caller's thread."""
+
+    __slots__ = ("canonical", "digest", "future", "new")
 
     def __init__(self, new: NewJob):
         self.new = new
+        self.canonical = canonical_json(new.spec)
+        self.digest = spec_hash(self.canonical)
         self.future: Future[Created] = Future()
 
 
@@ -108,11 +112,16 @@ class SqlJobStore:
 
     # -- create (group commit) -----------------------------------------------------------------
     def create(self, new: NewJob) -> Created:
+        return self.create_future(new).result()
+
+    def create_future(self, new: NewJob) -> Future[Created]:
+        """Queue a create for the next group commit; the future resolves once it is durable (or fails with
+        IdempotencyConflict). Lets an asyncio server await durability without holding a thread."""
         if self._closed:
             raise RuntimeError("store is closed")
         request = _Request(new)
         self._requests.put(request)
-        return request.future.result()
+        return request.future
 
     def _write_loop(self) -> None:
         while True:
@@ -134,31 +143,34 @@ class SqlJobStore:
     def _write_batch(self, batch: list[_Request]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = self._insert_all(conn, [r.new for r in batch])
+                results = self._insert_all(conn, batch)
         except Exception:  # a unique-key race or a bad row: fall back to one transaction per job
             for request in batch:
                 try:
                     with self._engine.begin() as conn:
-                        result = self._insert_all(conn, [request.new])[0]
-                    request.future.set_result(result)
+                        single = self._insert_all(conn, [request])[0]
+                    if isinstance(single, Created):
+                        request.future.set_result(single)
+                    else:
+                        request.future.set_exception(single)
                 except Exception as exc:  # handed to the waiting caller
                     request.future.set_exception(exc)
         else:
-            for request, result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
-                    request.future.set_exception(result)
+            for request, outcome in zip(batch, results, strict=True):
+                if isinstance(outcome, Created):
+                    request.future.set_result(outcome)
                 else:
-                    request.future.set_result(result)
+                    request.future.set_exception(outcome)
         self._notify()
 
-    def _insert_all(self, conn: Connection, news: list[NewJob]) -> list[Created | Exception]:
+    def _insert_all(self, conn: Connection, requests: list[_Request]) -> list[Created | Exception]:
         now = self._clock()
-        results: list[Created | Exception] = []
+        results: list[Created | Exception | _Duplicate] = []
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         keys_in_batch: dict[str, tuple[str, str]] = {}
-        for new in news:
-            digest = spec_hash(new.spec)
+        for request in requests:
+            new, digest = request.new, request.digest
             key = f"{new.spec.metadata.tenant}/{new.idempotency_key}" if new.idempotency_key else None
             if key is not None:
                 existing = keys_in_batch.get(key)
@@ -176,7 +188,7 @@ class SqlJobStore:
                       updated_at=now, state_since=now)
             if key is not None:
                 keys_in_batch[key] = (job.id, digest)
-            rows.append(_job_row(job, new.spec_yaml, digest))
+            rows.append(_job_row(job, new.spec_yaml, request.canonical, digest))
             events.append(_event_row(job.id, now, EventType.STATE, JobState.ACCEPTED, None, "accepted", 1, None))
             self._specs.put(job.id, new.spec)
             results.append(Created(job))
@@ -215,13 +227,14 @@ class SqlJobStore:
         return found
 
     def spec_yaml(self, job_id: str) -> str:
+        """The YAML the user submitted; for a typed (proto) submission, the canonical YAML of the spec."""
         with self._engine.connect() as conn:
-            value = conn.execute(select(jobs.c.spec_yaml).where(jobs.c.id == job_id)).scalar()
-        if value is None:
+            row = conn.execute(select(jobs.c.spec_yaml, jobs.c.spec).where(jobs.c.id == job_id)).first()
+        if row is None:
             raise JobNotFound(job_id)
-        return str(value)
+        return str(row[0]) if row[0] else self._specs.get(job_id, row[1]).to_yaml()
 
-    def list(
+    def list_jobs(
         self,
         *,
         tenant: str | None = None,
@@ -358,7 +371,7 @@ class _Duplicate:
         self.job_id = job_id
 
 
-def _job_row(job: Job, spec_yaml: str, digest: str) -> dict[str, Any]:
+def _job_row(job: Job, spec_yaml: str, canonical: str, digest: str) -> dict[str, Any]:
     return {
         "id": job.id,
         "name": job.name,
@@ -371,7 +384,7 @@ def _job_row(job: Job, spec_yaml: str, digest: str) -> dict[str, Any]:
         "backend_native_id": None,
         "placement": None,
         "explanation": None,
-        "spec": job.spec.to_dict(),
+        "spec": canonical,
         "spec_yaml": spec_yaml,
         "spec_hash": digest,
         "image_ref": None,

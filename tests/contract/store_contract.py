@@ -138,13 +138,13 @@ class StoreContract:
 
     def test_list_filters_and_paginates_newest_first(self, store) -> None:  # type: ignore[no-untyped-def]
         ids = [store.create(NewJob(spec(tenant="t1" if i % 2 else "t2"), "t")).job.id for i in range(7)]
-        first = store.list(tenant="t1", page_size=2)
+        first = store.list_jobs(tenant="t1", page_size=2)
         assert [j.tenant for j in first.jobs] == ["t1", "t1"] and first.next_page_token
-        second = store.list(tenant="t1", page_size=2, page_token=first.next_page_token)
+        second = store.list_jobs(tenant="t1", page_size=2, page_token=first.next_page_token)
         listed = [j.id for j in first.jobs + second.jobs]
         assert listed == sorted([i for n, i in enumerate(ids) if n % 2], reverse=True)[:4]
         assert second.next_page_token == ""  # 3 t1 jobs: 2 + 1
-        only_cancelled = store.list(states=[JobState.CANCELLED])
+        only_cancelled = store.list_jobs(states=[JobState.CANCELLED])
         assert only_cancelled.jobs == []
 
     def test_active_and_get_many(self, store) -> None:  # type: ignore[no-untyped-def]

@@ -99,7 +99,7 @@ def test_pending_too_long_is_rerouted_to_the_other_track(harness: Harness) -> No
     queued = harness.until(job.id, lambda j: j.state is JobState.QUEUED)
     assert queued.backend == "slurm-a"
     time.sleep(1.1)
-    moved = harness.until(job.id, lambda j: j.backend == "kube-a" and j.state.on_backend or j.state.terminal)
+    moved = harness.until(job.id, lambda j: (j.backend == "kube-a" and j.state.on_backend) or j.state.terminal)
     assert moved.attempt == 2 and "slurm-a" in moved.excluded_backends
     assert slurm.observe([queued.backend_ref])[queued.backend_ref].phase.value == "CANCELLED"  # type: ignore[index]
     states = [e.state for e in harness.ctx.store.events(job_id=job.id) if e.state]

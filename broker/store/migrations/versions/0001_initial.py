@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("backend_native_id", sa.String(255)),
         sa.Column("placement", sa.JSON),
         sa.Column("explanation", sa.JSON),
-        sa.Column("spec", sa.JSON, nullable=False),
+        sa.Column("spec", sa.Text, nullable=False),
         sa.Column("spec_yaml", sa.Text, nullable=False),
         sa.Column("spec_hash", sa.String(64), nullable=False),
         sa.Column("image_ref", sa.String(512)),

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Durable submissions per second through gRPC with N concurrent clients.
+
+Starts ``dualtrack serve`` as a separate process on a SQLite file (WAL, synchronous=FULL: every accepted
+job is fsync'd before the reply) with in-memory backends, then runs N concurrent clients (asyncio
+coroutines, each with its own connection and one SubmitJob call at a time, spread over a few processes)
+for a fixed number of submissions. Prints the rate, the broker's CPU per submission and latencies, and
+checks that the store holds exactly the accepted jobs.
+
+    python bench/submit_throughput.py [--clients 32] [--processes 1] [--workers 2] [--total 20000]
+                                      [--form typed|yaml] [--reconciler on|off]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from proto.dualtrack.v1 import broker_pb2 as pb  # noqa: E402
+from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
+
+SPEC_YAML = (REPO / "examples" / "yolo-1gpu.yaml").read_text()
+
+
+def typed_spec(i: int) -> pb.JobSpec:
+    return pb.JobSpec(
+        api_version="dualtrack/v1", kind="TrainingJob",
+        metadata=pb.Metadata(name=f"bench-{i % 1000}", tenant="bench"),
+        spec=pb.TrainingSpec(image="ultralytics/ultralytics:8.3.40",
+                             yolo=pb.YoloSpec(model="yolov8n.pt", data="coco8.yaml", epochs=1),
+                             resources=pb.Resources(workers=1, gpus_per_worker=1), time_limit="1h"),
+    )
+
+
+def client_process(address: str, clients: int, count: int, form: str, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """``clients`` concurrent clients (coroutines, each one call at a time) sharing ``count`` submissions."""
+    asyncio.run(_clients(address, clients, count, form, start, out))
+
+
+async def _clients(address: str, clients: int, count: int, form: str, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    latencies: list[float] = []
+    errors = 0
+    shares = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+    async def one_client(n: int) -> None:
+        """One client: its own connection (so the kernel spreads clients over broker workers), one call at a time."""
+        nonlocal errors
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.BrokerStub(channel)
+            await channel.channel_ready()
+            while not start.is_set():
+                await asyncio.sleep(0.01)
+            for i in range(n):
+                request = (pb.SubmitJobRequest(spec=typed_spec(i)) if form == "typed"
+                           else pb.SubmitJobRequest(spec_yaml=SPEC_YAML))
+                began = time.perf_counter()
+                try:
+                    await stub.SubmitJob(request, timeout=60)
+                except grpc.RpcError:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(one_client(n) for n in shares))
+    out.put((latencies, errors))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (the broker's worker processes)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients, each one call at a time")
+    parser.add_argument("--processes", type=int, default=1, help="client processes the clients are spread over")
+    parser.add_argument("--workers", type=int, default=2, help="broker API processes (server.workers)")
+    parser.add_argument("--total", type=int, default=20000, help="submissions in all")
+    parser.add_argument("--form", choices=["typed", "yaml"], default="typed", help="typed JobSpec or spec_yaml")
+    parser.add_argument("--reconciler", choices=["on", "off"], default="on",
+                        help="on: the reconciler places and dispatches while submissions arrive")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="dualtrack-bench-"))
+    port = free_port()
+    db = work / "jobs.sqlite"
+    config = {
+        "server": {"address": f"127.0.0.1:{port}", "workers": args.workers},
+        "metrics": {"port": None},
+        "store": {"url": f"sqlite:///{db}"},
+        "reconciler": {"enabled": args.reconciler == "on", "intervalSeconds": 1.0},
+        "backends": [
+            {"name": "slurm-a", "kind": "inmemory", "settings": {"track": "slurm", "nodes": 64, "runSeconds": 5}},
+            {"name": "kube-a", "kind": "inmemory", "settings": {"track": "kubernetes", "nodes": 64, "runSeconds": 5}},
+        ],
+    }
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    log = (work / "serve.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "broker.cli.main", "serve", "-c", str(work / "config.yaml"),
+                               "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    address = f"127.0.0.1:{port}"
+    try:
+        with grpc.insecure_channel(address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+        start = mp.Event()
+        out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        per_process = [args.clients // args.processes + (1 if i < args.clients % args.processes else 0)
+                       for i in range(args.processes)]
+        procs = [mp.Process(target=client_process,
+                            args=(address, c, args.total * c // args.clients, args.form, start, out))
+                 for c in per_process]
+        for p in procs:
+            p.start()
+        time.sleep(2.0)  # let every client connect before the clock starts
+        cpu_before = cpu_seconds(server.pid)
+        began = time.perf_counter()
+        start.set()
+        results = [out.get() for _ in procs]
+        elapsed = time.perf_counter() - began
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+        for p in procs:
+            p.join()
+        latencies = sorted(x for lat, _ in results for x in lat)
+        errors = sum(e for _, e in results)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    stored = sqlite3.connect(db).execute("SELECT count(*) FROM jobs").fetchone()[0]
+    ok = len(latencies)
+    pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    print(f"dualtrack submit throughput ({os.cpu_count()} cores, SQLite WAL synchronous=FULL, "
+          f"reconciler {args.reconciler}, {args.form} specs, {args.workers} broker worker processes)")
+    print(f"  {args.clients} concurrent clients over {args.processes} processes, {args.total} submissions")
+    print(f"  accepted {ok}, errors {errors}, stored {stored}")
+    print(f"  throughput {ok / elapsed:,.0f} durable submissions/s over {elapsed:.2f} s")
+    print(f"  broker CPU {server_cpu:.1f} s in {elapsed:.1f} s ({server_cpu / elapsed:.2f} cores), "
+          f"{server_cpu / max(ok, 1) * 1e6:.0f} us of broker CPU per submission")
+    if latencies:
+        print(f"  latency p50 {pct(0.50):.1f} ms  p99 {pct(0.99):.1f} ms  max {latencies[-1] * 1000:.1f} ms")
+    if stored != ok:
+        print(f"  MISMATCH: {ok} accepted but {stored} stored")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
