@@ -76,6 +76,8 @@ class ReconcilerConfig(_Section):
     default_pending_timeout: int | None = Field(default=None, alias="defaultPendingTimeout")
     retry_backoff_seconds: float = Field(default=5.0, ge=0, alias="retryBackoffSeconds")
     leader_lease_seconds: float = Field(default=15.0, gt=0, alias="leaderLeaseSeconds")
+    # waiting jobs per cycle for which backends with their own estimate (sbatch --test-only) are asked
+    start_estimate_jobs: int = Field(default=8, ge=0, le=1000, alias="startEstimateJobs")
 
     @field_validator("default_pending_timeout", mode="before")
     @classmethod

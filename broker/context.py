@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from adapters.registry import BackendRegistry, build_backend
 from broker.config import BrokerConfig, ConfigError
-from broker.domain import FieldIssue
+from broker.domain import FieldIssue, JobState
+from broker.domain.image import digest_of
 from broker.metrics import BrokerMetrics
 from broker.resolvability import ResolvabilityCache
 from broker.snapshots import SnapshotCache
@@ -70,8 +71,11 @@ def build_policy_engine(config: BrokerConfig) -> PlacementEngine:
         raise ConfigError("policies", [FieldIssue("policies", str(exc))]) from None
 
 
-def build_image_service(config: BrokerConfig) -> object | None:
-    """The image service when an ``images`` section is configured (lazy import: optional tooling)."""
+def build_image_service(
+    config: BrokerConfig, metrics: BrokerMetrics, in_use: Callable[[], Iterable[str]]
+) -> object | None:
+    """The image service when an ``images`` section is configured (lazy import: optional tooling).
+    Conversions and cache hits feed the metrics; ``in_use`` protects SIFs of queued/running jobs from eviction."""
     if not config.images:
         return None
     try:
@@ -79,17 +83,27 @@ def build_image_service(config: BrokerConfig) -> object | None:
     except ImportError as exc:  # pragma: no cover - the package ships with the broker
         raise ConfigError("images", [FieldIssue("images", f"image service unavailable: {exc}")]) from None
     try:
-        return ImageService(ImageSettings.from_mapping(config.images))
+        return ImageService(
+            ImageSettings.from_mapping(config.images),
+            on_conversion=lambda _digest, seconds, outcome: metrics.image_conversion(seconds, outcome),
+            on_cache_hit=lambda _digest: metrics.image_cache_hit(),
+            in_use=in_use,
+        )
     except ValueError as exc:
         raise ConfigError("images", [FieldIssue("images", str(exc))]) from None
+
+
+def _digests_in_use(store: SqlJobStore) -> set[str]:
+    states = (JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
+    return {d for job in store.active(states) if job.image_ref and (d := digest_of(job.image_ref))}
 
 
 def build_context(config: BrokerConfig, *, metrics: BrokerMetrics | None = None) -> BrokerContext:
     engine = build_policy_engine(config)
     backends = build_backends(config)
-    images = build_image_service(config)
     store = open_store(config.store.resolved_url(), group_commit_max=config.store.group_commit_max)
     metrics = metrics or BrokerMetrics()
+    images = build_image_service(config, metrics, lambda: _digests_in_use(store))
     metrics.set_job_counts_source(store.counts)
     snapshots = SnapshotCache(backends, down_after=config.reconciler.backend_down_after)
     return BrokerContext(config=config, store=store, backends=backends, engine=engine, snapshots=snapshots,

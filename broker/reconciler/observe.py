@@ -87,7 +87,7 @@ def _failed(cycle: Cycle, job: Job, seen: Observed, failure: FailureKind | None,
     if job.state is JobState.RUNNING or seen.started_at is not None:
         _finished(cycle, job, seen, "FAILED")
     if should_retry(job, failure):
-        retry(cycle, job, reason)
+        retry(cycle, job, reason, failure)
         return
     text = reason if seen.exit_code is None else f"{reason} (exit code {seen.exit_code})"
     cycle.replace(cycle.ctx.store.transition(job, JobState.FAILED, text,

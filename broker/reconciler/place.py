@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from broker.domain import FilterStatus, JobState
+from adapters.base import StartEstimator
+from broker.domain import FilterStatus, Job, JobState, Placement
 from broker.placement import placement_context, usage_of
 from broker.reconciler.cycle import Cycle
 from broker.reconciler.retry import backoff_seconds
@@ -17,12 +18,31 @@ from broker.store import Changes, StaleJob
 log = logging.getLogger(__name__)
 
 
+def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], float]:
+    """(job id, backend) -> when the backend itself expects the job to start, for backends that can say
+    (Slurm's ``sbatch --test-only``). Failures just leave the estimate out."""
+    out: dict[tuple[str, str], float] = {}
+    for backend in cycle.ctx.backends:
+        if not isinstance(backend, StartEstimator) or not cycle.ctx.snapshots.is_up(backend.name):
+            continue
+        for job in jobs:
+            try:
+                when = backend.estimate_start(job, Placement(backend.name))
+            except Exception as exc:  # an estimate is advice; placement goes on without it
+                log.debug("start estimate of %s on %s failed: %s", job.id, backend.name, exc)
+                continue
+            if when is not None:
+                out[(job.id, backend.name)] = when
+    return out
+
+
 def place_accepted(cycle: Cycle) -> None:
     ctx = cycle.ctx
     waiting = [j for j in cycle.in_state(JobState.ACCEPTED) if j.state_since + backoff_seconds(cycle, j) <= cycle.now]
     if not waiting:
         return
-    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now)
+    estimates = start_estimates(cycle, waiting[: ctx.config.reconciler.start_estimate_jobs])
+    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now, estimates)
     for decision in ctx.engine.place_batch(waiting, context):
         job = next(j for j in waiting if j.id == decision.job_id)
         try:

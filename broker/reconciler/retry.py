@@ -29,13 +29,13 @@ def backoff_seconds(cycle: Cycle, job: Job) -> float:
     return float(min(base * 2 ** (job.attempt - 2), 600.0))
 
 
-def retry(cycle: Cycle, job: Job, reason: str) -> Job:
+def retry(cycle: Cycle, job: Job, reason: str, failure: FailureKind | None = None) -> Job:
     """ACCEPTED with attempt + 1 and no backend; the placement step places it again after the backoff."""
     backend = job.backend or ""
     new = cycle.ctx.store.transition(
         job, JobState.ACCEPTED, f"attempt {job.attempt} failed ({reason}); retrying as attempt {job.attempt + 1}",
         Changes(attempt=job.attempt + 1, clear_backend=True, reason=reason),
     )
-    cycle.ctx.metrics.retry(backend, reason[:60])
+    cycle.ctx.metrics.retry(backend, failure.value if failure is not None else "other")
     cycle.replace(new)
     return new

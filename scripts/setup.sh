@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian 12 machine for dualtrack: the Debian packages of the local Slurm cluster, PostgreSQL,
+# Prometheus and the image tools (one apt-get run, no service starts), then a virtualenv in .venv with the
+# project installed editable with its dev extras. Idempotent: a second run takes a few seconds.
+# Needs root for apt-get (skipped when everything is already installed). Usage: scripts/setup.sh
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+PACKAGES=(
+  # the local Slurm cluster (scripts/slurm): controller, 4 slurmd, slurmrestd (JWT), slurmdbd on MariaDB
+  slurm-wlm slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin libslurm-dev munge
+  mariadb-server slurmdbd slurm-wlm-mysql-plugin openssh-server openssh-client curl
+  # Docker/OCI image -> SIF without Apptainer (broker/images, scripts/images/sif-run)
+  skopeo umoci squashfs-tools siftool bubblewrap util-linux
+  # the HA store tests and the dashboards' queries
+  postgresql prometheus
+  python3-venv
+)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "setup: run as root to install them" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  # The packages' maintainer scripts would start MariaDB, PostgreSQL, munge, sshd and Prometheus with their
+  # default configs; the project starts its own, on loopback, so forbid service starts during the install.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod 0755 "$policy"; created_policy=1; fi
+  trap '[ "$created_policy" -eq 1 ] && rm -f "$policy"' EXIT
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.dualtrack-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing dualtrack and its dependencies into .venv"
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import broker.cli.main, grpc, sqlalchemy, kubernetes" 
+  touch "$stamp"
+fi
+echo "setup: ready ($(.venv/bin/python --version), dualtrack $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("dualtrack"))'))"

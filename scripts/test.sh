@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up and run every test: README command (2), and what CI runs (.ci/run).
+#   scripts/setup.sh -> start the local Slurm cluster and PostgreSQL -> lint, types, generated-file checks
+#   -> pytest over tests/ (unit, contract, integration against the real services, end-to-end).
+# Services the tests need and this script started are stopped at the end. Extra arguments go to pytest.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+started=()
+cleanup() {
+  local rc=$?
+  for service in "${started[@]}"; do "scripts/$service/stop.sh" >/dev/null 2>&1 || true; done
+  exit "$rc"
+}
+trap cleanup EXIT
+
+section() { printf '\n==> %s\n' "$*"; }
+
+section "setup"
+scripts/setup.sh
+
+section "services"
+if ! scripts/slurm/status.sh >/dev/null 2>&1; then started+=(slurm); fi
+scripts/slurm/start.sh
+if [ -x scripts/postgres/start.sh ]; then
+  if ! scripts/postgres/status.sh >/dev/null 2>&1; then started+=(postgres); fi
+  scripts/postgres/start.sh
+  # shellcheck disable=SC1091
+  . "${DUALTRACK_PG_DIR:-/var/tmp/dualtrack-pg}/env"
+fi
+
+section "lint and types"
+.venv/bin/ruff check .
+.venv/bin/mypy
+.venv/bin/python scripts/prometheus/gen_prometheusrule.py --check
+promtool check rules charts/alerts/dualtrack-rules.yaml
+
+section "tests"
+.venv/bin/pytest -p no:cacheprovider "$@"
