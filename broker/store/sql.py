@@ -20,7 +20,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -47,6 +47,8 @@ from broker.store.schema import job_events, jobs, leases
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The PostgreSQL advisory lock every event-writing transaction takes (see ``_order_events``).
+EVENT_ORDER_LOCK = 0x64745F6576  # "dt_ev"
 
 
 def make_engine(url: str) -> Engine:
@@ -97,6 +99,7 @@ class SqlJobStore:
         self.url = url
         self._clock = clock
         self._engine = make_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
         migrate(self._engine)
         self._specs = SpecCache()
         self._changed = threading.Condition()
@@ -193,6 +196,7 @@ class SqlJobStore:
             self._specs.put(job.id, new.spec)
             results.append(Created(job))
         if rows:
+            self._order_events(conn)
             conn.execute(insert(jobs), rows)
             conn.execute(insert(job_events), events)
         resolved: list[Created | Exception] = []
@@ -321,6 +325,8 @@ class SqlJobStore:
                 if current is None:
                     raise JobNotFound(job.id)
                 raise StaleJob(job.id, job.state, JobState(current))
+            if target is not None or message:
+                self._order_events(conn)
             if target is not None:
                 conn.execute(insert(job_events), [_event_row(job.id, now, EventType.STATE, target, job.state,
                                                              message, new.attempt, new.backend)])
@@ -329,6 +335,16 @@ class SqlJobStore:
                                                              message, new.attempt, new.backend)])
         self._notify()
         return new
+
+    def _order_events(self, conn: Connection) -> None:
+        """Make event sequence order equal commit order, so a watcher reading ``seq > cursor`` never skips an
+        event. SQLite has one writer at a time, so it already holds. On PostgreSQL two transactions could take
+        seq 7 and 8 and commit 8 first: a reader would see 8, move its cursor past 7 and never see 7. Every
+        event-writing transaction therefore takes one transaction-scoped advisory lock right before it draws
+        its sequence numbers and keeps it until commit: sequence numbers are drawn in commit order. Only
+        inserts (no row locks) follow the lock, so it cannot deadlock with the compare-and-set row locks."""
+        if self._postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK})
 
     # -- leases (leader election) ----------------------------------------------------------------
     def try_acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
