@@ -64,6 +64,16 @@ class StartEstimator(Protocol):
 
 
 @runtime_checkable
+class ImageConsumer(Protocol):
+    """Optional capability: ``needs_sif`` is True when the backend runs jobs from a SIF that the broker's
+    image service converts from the job's Docker/OCI image (so placement counts the conversion time and
+    dispatch waits for the SIF)."""
+
+    @property
+    def needs_sif(self) -> bool: ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     """Optional capability: the backend holds connections or processes to release at shutdown."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from adapters.base import ImageConsumer
 from adapters.registry import BackendRegistry
 from broker.domain import ClusterSnapshot, Job, JobState
 from policies import BackendInfo, PlacementContext, TenantUsage
@@ -19,7 +20,8 @@ HOLDING_STATES = frozenset({JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED
 
 def backend_infos(backends: BackendRegistry) -> dict[str, BackendInfo]:
     return {
-        b.name: BackendInfo(name=b.name, track=b.track, kind=b.kind, unsupported=dict(b.unsupported))
+        b.name: BackendInfo(name=b.name, track=b.track, kind=b.kind, unsupported=dict(b.unsupported),
+                            converts_images=b.needs_sif if isinstance(b, ImageConsumer) else None)
         for b in backends
     }
 

@@ -25,6 +25,8 @@ class BackendInfo:
     track: str  # "kubernetes" | "slurm"
     kind: str  # "volcano" | "slurm" | "inmemory"
     unsupported: Mapping[Feature, str] = field(default_factory=lambda: MappingProxyType({}))
+    # runs jobs from a SIF converted from the job's image; None: assume so for the slurm track
+    converts_images: bool | None = None
 
 
 @dataclass(frozen=True)

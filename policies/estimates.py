@@ -70,7 +70,8 @@ def staging(job: Job, backend: str, config: PolicyConfig) -> Staging:
 
 
 def image_seconds(job: Job, candidate: Candidate, config: PolicyConfig) -> float:
-    if candidate.track != "slurm":
+    converts = candidate.info.converts_images
+    if not (converts if converts is not None else candidate.track == "slurm"):
         return 0.0
     digest = digest_of(job.image_ref) if job.image_ref else None
     if digest is not None and digest in candidate.snapshot.images:

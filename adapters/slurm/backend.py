@@ -63,6 +63,11 @@ class SlurmBackend:
         self._names: dict[str, str] | None = None  # object name -> Slurm job id; None = must list again
         self.unsupported: Mapping[Feature, str] = self._unsupported()
 
+    @property
+    def needs_sif(self) -> bool:
+        """True when jobs run from a SIF (apptainer, singularity, sif-bwrap); False for runtime none."""
+        return self.settings.container.runtime != "none"
+
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
                                       "several workers is never packed onto one node (best effort: one switch)"}

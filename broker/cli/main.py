@@ -465,10 +465,7 @@ def _mount_subcommands() -> None:
     app.add_typer(top_cmd.app, name="top", help="A live view of both clusters.")
 
 
-try:
-    _mount_subcommands()
-except ImportError:  # a part still being written; its commands are absent until it lands
-    pass
+_mount_subcommands()
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from adapters.base import Backend
+from adapters.base import Backend, ImageConsumer
 from broker.context import BrokerContext
 from broker.domain import Job
 
@@ -30,7 +30,7 @@ def prepare_image(ctx: BrokerContext, job: Job, backend: Backend) -> str | None:
     if service is None:
         return job.image_ref
     resolved = service.pin(job.spec.spec.image)
-    if getattr(backend, "needs_sif", False) and not service.has_sif(resolved.digest):
+    if isinstance(backend, ImageConsumer) and backend.needs_sif and not service.has_sif(resolved.digest):
         with _lock:
             future = _conversions.get(resolved.digest)
             if future is None:

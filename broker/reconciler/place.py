@@ -48,7 +48,7 @@ def place_accepted(cycle: Cycle) -> None:
         try:
             if decision.status is FilterStatus.OK and decision.placement is not None:
                 placed = ctx.store.transition(
-                    job, JobState.PLACED, f"placed on {decision.placement.backend}: {decision.explanation.summary}",
+                    job, JobState.PLACED, decision.explanation.summary,
                     Changes(placement=decision.placement, explanation=decision.explanation, reason=""),
                 )
                 ctx.metrics.placement(decision.placement.backend, "placed")

@@ -98,6 +98,10 @@ def fit_gang(index: SnapshotIndex, scope: ScopeIndex, request: GangRequest) -> G
     return GangFit(status, "; ".join(f"{f.gpu_type}: {f.reason}" for f in fits if f.status is status))
 
 
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB"
+
+
 def never_fits(types: TypeIndex, request: GangRequest, has_switches: bool) -> str | None:
     """Why the gang can never fit on these nodes, or None."""
     g, w = request.gpus, request.workers
@@ -106,7 +110,8 @@ def never_fits(types: TypeIndex, request: GangRequest, has_switches: bool) -> st
     if types.max_cpus and request.cpus > types.max_cpus:
         return f"a worker needs {request.cpus} CPUs; the largest {types.key} node has {types.max_cpus}"
     if types.max_memory and request.memory > types.max_memory:
-        return f"a worker needs {request.memory} bytes of memory; the largest {types.key} node has {types.max_memory}"
+        return (f"a worker needs {_gib(request.memory)} of memory; the largest {types.key} node has "
+                f"{_gib(types.max_memory)}")
     ever = types.ever_slots(g)
     if ever[Tier.CLUSTER] < w:
         return (
@@ -144,7 +149,7 @@ def _fit_type(index: SnapshotIndex, types: TypeIndex, request: GangRequest) -> G
         return GangFit(
             FilterStatus.UNSCHEDULABLE,
             f"{view.cluster} worker slot(s) of {request.gpus} {types.key} GPUs are free, but not with "
-            f"{request.cpus} CPUs and {request.memory} bytes of memory each",
+            f"{request.cpus} CPUs and {_gib(request.memory)} of memory each",
             types.key,
         )
     tier = request.loosest

@@ -166,3 +166,17 @@ def test_topology_counts_only_tiers_the_backend_can_enforce(
     snap = snapshot("k", "volcano", [node("a", 8, 8, switch="leaf"), node("b", 8, 8, switch="leaf")], switches=TREE)
     scores = raw_scores({}, make_job(**job), snap, unsupported={"k": unsupported})
     assert scores["k"]["topology"] == expected
+
+
+@pytest.mark.parametrize(("converts", "expected"), [(None, 96.774), (True, 96.774), (False, 100.0)])
+def test_image_conversion_counts_only_where_the_backend_converts(converts: bool | None, expected: float) -> None:
+    # not converted yet: 120 s -> 100 x 3600 / 3720 = 96.774; a Slurm backend running jobs without a
+    # container (converts_images False) never waits for a SIF: 100
+    from dataclasses import replace
+
+    snap = snapshot("b", "slurm", rack("n", 2), images=())
+    ctx = context(snap)
+    ctx = replace(ctx, backends={"b": replace(ctx.backends["b"], converts_images=converts)})
+    decision = PlacementEngine(PolicyConfig.from_mapping({})).place(make_job(), ctx)
+    scores = {s.plugin: s.raw for c in decision.explanation.candidates for s in c.scores}
+    assert scores["expectedStart"] == expected
