@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -154,6 +155,7 @@ def main() -> None:
         server_cpu = cpu_seconds(server.pid) - cpu_before
         for p in procs:
             p.join()
+        client_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
         latencies = sorted(x for lat, _ in results for x in lat)
         errors = sum(e for _, e in results)
     finally:
@@ -169,6 +171,7 @@ def main() -> None:
     print(f"  throughput {ok / elapsed:,.0f} durable submissions/s over {elapsed:.2f} s")
     print(f"  broker CPU {server_cpu:.1f} s in {elapsed:.1f} s ({server_cpu / elapsed:.2f} cores), "
           f"{server_cpu / max(ok, 1) * 1e6:.0f} us of broker CPU per submission")
+    print(f"  load generator CPU {client_cpu:.1f} s ({client_cpu / elapsed:.2f} cores) on the same machine")
     if latencies:
         print(f"  latency p50 {pct(0.50):.1f} ms  p99 {pct(0.99):.1f} ms  max {latencies[-1] * 1000:.1f} ms")
     if stored != ok:

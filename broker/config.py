@@ -76,6 +76,9 @@ class ReconcilerConfig(_Section):
     default_pending_timeout: int | None = Field(default=None, alias="defaultPendingTimeout")
     retry_backoff_seconds: float = Field(default=5.0, ge=0, alias="retryBackoffSeconds")
     leader_lease_seconds: float = Field(default=15.0, gt=0, alias="leaderLeaseSeconds")
+    # Cancel backend jobs named dt-<id>-<n> whose id this broker's store does not know. Off by default: another
+    # broker (staging, a second installation) may share the cluster; turn on when the store was restored.
+    cancel_unknown_jobs: bool = Field(default=False, alias="cancelUnknownJobs")
     # waiting jobs per cycle for which backends with their own estimate (sbatch --test-only) are asked
     start_estimate_jobs: int = Field(default=8, ge=0, le=1000, alias="startEstimateJobs")
 

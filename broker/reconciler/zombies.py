@@ -1,5 +1,6 @@
-"""Step 6: clean up zombies: backend jobs carrying a broker id whose broker job is terminal, unknown to the
-store, or on a newer attempt. Pending and running ones are cancelled (cancel is idempotent)."""
+"""Step 6: clean up zombies: backend jobs carrying a broker id whose broker job is terminal or on a newer
+attempt (and, with ``reconciler.cancelUnknownJobs``, ids unknown to the store). Pending and running ones are
+cancelled (cancel is idempotent)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def clean_zombies(cycle: Cycle) -> None:
             job = known.get(item.job_id)
             if job is not None and not job.state.terminal and job.attempt == item.attempt:
                 continue
+            if job is None and not ctx.config.reconciler.cancel_unknown_jobs:
+                continue  # maybe another broker's job on a shared cluster
             if job is None:
                 why = "unknown to the store"
             elif job.state.terminal:

@@ -54,9 +54,9 @@ class Harness:
             time.sleep(0.05)
 
 
-def make_config(tmp_path: Path, **reconciler: Any) -> dict[str, Any]:
+def make_config(tmp_path: Path, db: str = "jobs.sqlite", **reconciler: Any) -> dict[str, Any]:
     return {
-        "store": {"url": f"sqlite:///{tmp_path / 'jobs.sqlite'}"},
+        "store": {"url": f"sqlite:///{tmp_path / db}"},
         "metrics": {"port": None},
         "reconciler": {"retryBackoffSeconds": 0, "missingGraceSeconds": 0, "backendDownAfter": 2, **reconciler},
         "backends": [
@@ -79,7 +79,7 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     made: list[BrokerContext] = []
 
     def make(**reconciler: Any) -> Harness:
-        ctx = build_context(parse_config(make_config(tmp_path, **reconciler)))
+        ctx = build_context(parse_config(make_config(tmp_path, f"jobs-{len(made)}.sqlite", **reconciler)))
         made.append(ctx)
         return Harness(ctx)
 

@@ -138,3 +138,19 @@ def test_only_the_lease_holder_reconciles(harness: Harness) -> None:
     other = Reconciler(harness.ctx, holder="someone-else")
     harness.cycle()  # our harness holds the lease now
     assert other.run_cycle().leader is False
+
+
+def test_jobs_of_unknown_ids_are_left_alone_unless_asked(make_harness) -> None:  # type: ignore[no-untyped-def]
+    from broker.domain import Job as DomainJob
+    from broker.domain import parse_spec_yaml
+    from tests.unit.reconciler.conftest import REPO
+
+    spec = parse_spec_yaml((REPO / "examples" / "yolo-1gpu.yaml").read_text())
+    stranger = DomainJob(id="jothers000001", spec=spec)  # another broker's job on a shared cluster
+    for cancel_unknown, expected in ((False, "RUNNING"), (True, "CANCELLED")):
+        harness = make_harness(cancelUnknownJobs=cancel_unknown)
+        slurm = harness.backend("slurm-a")
+        slurm.run_seconds = 60
+        ref = slurm.submit(stranger, Placement("slurm-a"))
+        harness.cycle()
+        assert slurm.observe([ref])[ref].phase.value == expected
