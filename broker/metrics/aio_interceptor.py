@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from broker.metrics.grpc_interceptor import _code_of, method_label
+from broker.metrics.grpc_interceptor import _code_of, method_label, rewrap
 
 
 class AioMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -56,19 +56,5 @@ class AioMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
         method = method_label(handler_call_details.method)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler  # client-streaming methods: none in dualtrack.v1
+        return rewrap(handler, lambda b: self._unary(method, b), lambda b: self._streaming(method, b))

@@ -73,31 +73,27 @@ class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
-        if handler is None:
-            return None
         method = method_label(handler_call_details.method)
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                self._streaming(method, handler.stream_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return rewrap(handler, lambda b: self._unary(method, b), lambda b: self._streaming(method, b))
+
+
+def rewrap(
+    handler: grpc.RpcMethodHandler | None,
+    unary: Callable[[Callable[..., Any]], Callable[..., Any]],
+    streaming: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> grpc.RpcMethodHandler | None:
+    """``handler`` with its behaviour wrapped: by ``unary`` for unary responses, by ``streaming`` for streams.
+    Shared by the sync and the asyncio interceptors."""
+    if handler is None:
+        return None
+    serializers = {"request_deserializer": handler.request_deserializer,
+                   "response_serializer": handler.response_serializer}
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **serializers)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **serializers)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), **serializers)
+    if handler.stream_stream:
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **serializers)
+    return handler
