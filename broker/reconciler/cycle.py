@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from broker.context import BrokerContext
@@ -18,6 +19,10 @@ class Cycle:
     snapshots: dict[str, ClusterSnapshot]
     jobs: list[Job]
     errors: list[str] = field(default_factory=list)
+    # True while this replica still holds the reconciler lease (renewing it when half of it is used up);
+    # steps call it before every irreversible backend action (submit), so a replica that lost the lease
+    # mid-cycle stops instead of racing the new leader.
+    holds_lease: Callable[[], bool] = lambda: True
 
     def in_state(self, *states: JobState) -> list[Job]:
         return [j for j in self.jobs if j.state in states]

@@ -51,6 +51,9 @@ def _dispatch_one(cycle: Cycle, job: Job) -> None:
         return
     if image_ref and image_ref != job.image_ref:
         job = ctx.store.update(job, f"image pinned to {image_ref}", Changes(image_ref=image_ref))
+    if not cycle.holds_lease():
+        log.warning("lost the reconciler lease; not submitting %s (the new leader will)", job.id)
+        return
     _submit(cycle, job, backend)
 
 

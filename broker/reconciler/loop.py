@@ -1,6 +1,14 @@
 """The reconciler loop: APScheduler runs ``run_cycle`` every ``intervalSeconds`` (and at once when woken by
 a submission or cancel); only the holder of the ``reconciler`` lease in the store runs the steps, so several
-broker replicas on one PostgreSQL never dispatch the same job twice and another takes over when one dies."""
+broker replicas on one PostgreSQL never dispatch the same job twice and another takes over when one dies.
+
+Fencing: the lease is time-bound (``leaderLeaseSeconds``). A leader renews it between steps and before each
+submit once half of it is used up, and stops the cycle when renewal fails, so a replica that stalled (GC
+pause, slow backend) does not keep dispatching after another took over. A replica that becomes leader
+forgets what its adapters remember about their own submissions (another leader may have submitted since)
+and first sweeps zombies on every backend; a backend that comes back up after being down is swept before
+any other step, so an old attempt left there by a reroute is cancelled as early as the broker can reach it.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +57,9 @@ class Reconciler:
         self._woken = threading.Event()
         self._zombie_interval = zombie_interval
         self._last_zombies = 0.0
+        self._lease_lock = threading.Lock()
+        self._lease_until = 0.0  # time.monotonic() until which the lease is ours for sure
+        self._was_up: dict[str, bool] = {}
         self.is_leader = False
         self.steps: list[tuple[str, Callable[[Cycle], None]]] = [
             ("place", place_accepted),
@@ -64,28 +75,82 @@ class Reconciler:
             self._last_zombies = cycle.now
             clean_zombies(cycle)
 
+    # -- the lease ------------------------------------------------------------------------------
+    def _acquire(self) -> bool:
+        """Take or renew the lease; remembers until when it is surely ours (measured from before the call)."""
+        ttl = self.ctx.config.reconciler.leader_lease_seconds
+        asked_at = time.monotonic()
+        try:
+            held = self.ctx.store.try_acquire_lease(LEASE, self.holder, ttl)
+        except Exception as exc:  # the store may be briefly unreachable
+            log.warning("lease check failed: %s", exc)
+            held = False
+        self._lease_until = asked_at + ttl if held else 0.0
+        return held
+
+    def holds_lease(self) -> bool:
+        """True while the lease is ours; renews it once half of it is used up. Thread-safe (dispatch threads)."""
+        with self._lease_lock:
+            ttl = self.ctx.config.reconciler.leader_lease_seconds
+            if time.monotonic() < self._lease_until - ttl / 2:
+                return True
+            held = self._acquire()
+            if not held:
+                self.is_leader = False
+            return held
+
     # -- one cycle -------------------------------------------------------------------------------
     def run_cycle(self) -> CycleReport:
         """Run the numbered steps once if this replica holds the lease. Never raises."""
         with self._cycle_lock:
             self._woken.clear()
             started = time.perf_counter()
-            ttl = self.ctx.config.reconciler.leader_lease_seconds
-            try:
-                self.is_leader = self.ctx.store.try_acquire_lease(LEASE, self.holder, ttl)
-            except Exception as exc:  # the store may be briefly unreachable
-                log.warning("lease check failed: %s", exc)
-                self.is_leader = False
+            was_leader = self.is_leader
+            with self._lease_lock:
+                self.is_leader = self._acquire()
             if not self.is_leader:
                 # followers keep their capacity view fresh for submit-time checks, explain and ListBackends
                 self._timed("snapshot", lambda: self.ctx.snapshots.refresh())
                 return CycleReport(leader=False)
+            if not was_leader:
+                log.info("%s is the reconciler leader now", self.holder)
+                self._forget_submissions()
             snapshots = self._timed("snapshot", self._refresh_snapshots)
             fresh = snapshots if isinstance(snapshots, dict) else self.ctx.snapshots.latest()
-            cycle = Cycle(self.ctx, self.ctx.clock(), fresh, self.ctx.store.active(ACTIVE_STATES))
+            cycle = Cycle(self.ctx, self.ctx.clock(), fresh, self.ctx.store.active(ACTIVE_STATES),
+                          holds_lease=self.holds_lease)
+            returned = self._returned_backends(all_backends=not was_leader)
+            if returned:
+                self._timed("zombies", lambda: clean_zombies(cycle, only=returned))
             for name, step in self.steps:
+                if not cycle.holds_lease():
+                    log.warning("lost the reconciler lease during the cycle; stopping before %s", name)
+                    break
                 self._timed(name, lambda step=step: step(cycle))  # type: ignore[misc]
-            return CycleReport(leader=True, seconds=time.perf_counter() - started, errors=cycle.errors)
+            return CycleReport(leader=self.is_leader, seconds=time.perf_counter() - started,
+                               errors=cycle.errors)
+
+    def _returned_backends(self, *, all_backends: bool) -> set[str]:
+        """Backends that are up now and were down at the previous cycle (every up backend when this replica
+        just became leader): their zombies are swept before anything else is done."""
+        out: set[str] = set()
+        for backend in self.ctx.backends:
+            up = self.ctx.snapshots.is_up(backend.name)
+            if up and (all_backends or self._was_up.get(backend.name) is False):
+                out.add(backend.name)
+            self._was_up[backend.name] = up
+        return out
+
+    def _forget_submissions(self) -> None:
+        """A new leader must not trust what its adapters remember about submissions: another leader may have
+        submitted since. Adapters that cache their own submissions (Slurm) list the backend again."""
+        for backend in self.ctx.backends:
+            forget = getattr(backend, "forget_submissions", None)
+            if callable(forget):
+                forget()
+            elif hasattr(backend, "_names"):
+                # TODO(adapters/slurm): expose ``forget_submissions()``; until then reset the name cache here.
+                backend._names = None
 
     def _refresh_snapshots(self) -> dict[str, ClusterSnapshot]:
         snapshots = self.ctx.snapshots.refresh()

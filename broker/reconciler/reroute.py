@@ -5,6 +5,10 @@ moves when another backend can start it now: it is cancelled where it waits (if 
 is down, the zombie step cancels the old attempt once it returns), passes through REROUTING and is PLACED on
 the other backend as attempt n+1, the old backend excluded. A YOLO job that already trained resumes from its
 checkpoint on the new track when its ``project`` path is shared (``resume`` is set by the adapter's command).
+
+REROUTING is a step of one cycle (REROUTING -> PLACED right after the cancel). A job found in REROUTING at
+the start of a cycle was left there by a crash: its old attempt is cancelled again (idempotent) and it goes
+back to ACCEPTED as attempt n+1 with the old backend excluded, so the placement step places it again.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ def pending_timeout(cycle: Cycle, job: Job) -> int | None:
 
 
 def reroute_stuck(cycle: Cycle) -> None:
+    for job in cycle.in_state(JobState.REROUTING):
+        try:
+            _resume_interrupted(cycle, job)
+        except StaleJob:
+            log.info("job %s changed while its reroute was resumed", job.id)
     for job in cycle.in_state(JobState.SUBMITTED, JobState.QUEUED):
         timeout = pending_timeout(cycle, job)
         if timeout is None or cycle.now - job.state_since < timeout or job.backend is None:
@@ -56,3 +65,17 @@ def _reroute(cycle: Cycle, job: Job, why: str) -> None:
     )
     ctx.metrics.reroute(source, decision.placement.backend, "pending_timeout")
     cycle.replace(placed)
+
+
+def _resume_interrupted(cycle: Cycle, job: Job) -> None:
+    ctx = cycle.ctx
+    source = job.backend or ""
+    if job.backend_ref is not None and source in ctx.backends:
+        try:
+            ctx.backends.get(source).cancel(job.backend_ref)
+        except BackendError as exc:
+            log.warning("cancel of %s on %s failed; the zombie step will retry: %s", job.id, source, exc)
+    why = f"reroute from {source or 'its backend'} interrupted (broker restart); placing attempt {job.attempt + 1}"
+    cycle.replace(ctx.store.transition(
+        job, JobState.ACCEPTED, why,
+        Changes(attempt=job.attempt + 1, clear_backend=True, exclude_backend=source or None, reason=why)))

@@ -15,10 +15,11 @@ log = logging.getLogger(__name__)
 LIVE = (BackendPhase.PENDING, BackendPhase.RUNNING)
 
 
-def clean_zombies(cycle: Cycle) -> None:
+def clean_zombies(cycle: Cycle, only: set[str] | None = None) -> None:
+    """Cancel the zombies on every backend that is up (or only on the backends named in ``only``)."""
     ctx = cycle.ctx
     for backend in ctx.backends:
-        if not ctx.snapshots.is_up(backend.name):
+        if not ctx.snapshots.is_up(backend.name) or (only is not None and backend.name not in only):
             continue
         try:
             managed = [m for m in backend.managed() if m.phase in LIVE]

@@ -119,6 +119,7 @@ class SimHandle:
 def start_sim(folder: Path, run_seconds: float = 1.0) -> SimHandle:
     """An in-process simulator (4 nodes x 8 A100) on a free loopback port; every vcjob creation is counted."""
     sim = KubeSim(default_cluster(), port=0, default_run_seconds=run_seconds, tick_seconds=0.1).start()
+    sim.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]  # killed brokers
     kubeconfig = folder / "kubeconfig"
     write_kubeconfig(kubeconfig, sim.url, sim.token)
     handle = SimHandle(sim, kubeconfig)
