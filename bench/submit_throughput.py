@@ -61,7 +61,8 @@ async def _clients(address: str, clients: int, count: int, form: str, start: mp.
     async def one_client(n: int) -> None:
         """One client: its own connection (so the kernel spreads clients over broker workers), one call at a time."""
         nonlocal errors
-        async with grpc.aio.insecure_channel(address) as channel:
+        # a local subchannel pool: a connection of its own, not one shared by every channel of the process
+        async with grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
             stub = pb_grpc.BrokerStub(channel)
             await channel.channel_ready()
             while not start.is_set():
