@@ -1,10 +1,11 @@
-"""The real broker for the Prometheus integration test: ``dualtrack serve`` over two in-memory clusters,
-fed with jobs over gRPC while the test runs.
+"""The real broker for the Prometheus integration test: ``dualtrack serve`` fed with jobs over gRPC while
+the test runs, on the local clusters (the real Slurm cluster of scripts/slurm/start.sh and a private
+Kubernetes API simulator) when the Slurm cluster is up, else on two in-memory clusters.
 
-``start_serve(workdir)`` writes a config (``slurm-a`` A100 and ``kube-a`` H100 in-memory backends, SQLite
-store, gRPC and metrics on free loopback ports), starts the process and returns it with both addresses
-read from its banner. ``JobFeeder`` submits a stream of YAML specs through the Broker service: valid jobs
-of 1 to 16 GPUs (more than the clusters hold at once, so some pend), a few invalid ones, duplicates by
+``start_serve(workdir, backends)`` writes a config (the given backends, or ``slurm-a`` A100 and ``kube-a``
+H100 in-memory backends; SQLite store, gRPC and metrics on free loopback ports), starts the process and
+returns it with both addresses read from its banner. ``JobFeeder`` submits a stream of YAML specs through
+the Broker service: valid jobs of 1 to 16 GPUs (more than the clusters hold at once, so some pend), a few invalid ones, duplicates by
 idempotency key, and jobs with a short pending timeout so stuck ones are rerouted.
 """
 
@@ -36,6 +37,24 @@ spec:
   timeLimit: 10m
   reroute: {{pendingTimeout: 4s}}
 """
+# On the local clusters: a command that really runs on Slurm (container runtime none) and a simulated pod.
+COMMAND_SPEC = """apiVersion: dualtrack/v1
+kind: TrainingJob
+metadata: {{name: {name}, tenant: {tenant}}}
+spec:
+  image: docker.io/library/busybox:1.36
+  command: [sleep, "2"]
+  resources: {{workers: {workers}, gpusPerWorker: {gpus}, gpuType: a100, cpusPerWorker: 1, memoryPerWorker: 1Gi}}
+  timeLimit: 10m
+  reroute: {{pendingTimeout: 4s}}
+"""
+IN_MEMORY_BACKENDS = """  - name: slurm-a
+    kind: inmemory
+    settings: {track: slurm, nodes: 4, gpusPerNode: 8, gpuType: a100, runSeconds: 3}
+  - name: kube-a
+    kind: inmemory
+    settings: {track: kubernetes, nodes: 2, gpusPerNode: 8, gpuType: h100, runSeconds: 4}
+"""
 
 
 def dualtrack_command() -> list[str]:
@@ -59,7 +78,7 @@ class ServeProcess:
             self.process.wait(timeout=10)
 
 
-def start_serve(workdir: Path, timeout_s: float = 60.0) -> ServeProcess:
+def start_serve(workdir: Path, backends: str = IN_MEMORY_BACKENDS, timeout_s: float = 60.0) -> ServeProcess:
     """Start ``dualtrack serve``; raises RuntimeError with its log when it does not come up."""
     config = workdir / "config.yaml"
     config.write_text(f"""server: {{address: "127.0.0.1:0"}}
@@ -67,13 +86,7 @@ metrics: {{host: 127.0.0.1, port: 0}}
 store: {{url: "sqlite:///{workdir / 'dualtrack.sqlite'}"}}
 reconciler: {{intervalSeconds: 0.5}}
 backends:
-  - name: slurm-a
-    kind: inmemory
-    settings: {{track: slurm, nodes: 4, gpusPerNode: 8, gpuType: a100, runSeconds: 3}}
-  - name: kube-a
-    kind: inmemory
-    settings: {{track: kubernetes, nodes: 2, gpusPerNode: 8, gpuType: h100, runSeconds: 4}}
-""")
+{backends}""")
     log = workdir / "serve.log"
     banner = workdir / "serve.out"
     process = subprocess.Popen([*dualtrack_command(), "serve", "--config", str(config), "--log-level", "warning"],
@@ -97,7 +110,8 @@ backends:
 class JobFeeder:
     """Submits jobs to the broker on a background thread until ``stop()``; counts what it sent."""
 
-    def __init__(self, grpc_address: str, seed: int = 8, interval_s: float = 0.3):
+    def __init__(self, grpc_address: str, seed: int = 8, interval_s: float = 0.3, spec: str = SPEC):
+        self._spec = spec
         self._channel = grpc.insecure_channel(grpc_address)
         self._stub = broker_pb2_grpc.BrokerStub(self._channel)
         self._rng = random.Random(seed)
@@ -119,13 +133,13 @@ class JobFeeder:
         while not self._stop.is_set():
             kind = self._rng.choices(("ok", "invalid", "duplicate"), (85, 8, 7))[0]
             gpus, workers = self._rng.choice(((1, 1), (2, 1), (4, 1), (8, 1), (4, 2), (8, 2)))
-            spec = SPEC.format(name=f"yolo-{self._rng.randrange(10**6)}", tenant=self._rng.choice(TENANTS),
+            spec = self._spec.format(name=f"job-{self._rng.randrange(10**6)}", tenant=self._rng.choice(TENANTS),
                                workers=workers, gpus=gpus)
             request = pb.SubmitJobRequest(spec_yaml=spec)
             if kind == "invalid":
                 request = pb.SubmitJobRequest(spec_yaml=spec.replace("gpusPerWorker: ", "gpusPerWorker: -"))
             elif kind == "duplicate":
-                request = pb.SubmitJobRequest(spec_yaml=SPEC.format(name="yolo-same", tenant="platform",
+                request = pb.SubmitJobRequest(spec_yaml=self._spec.format(name="job-same", tenant="platform",
                                                                     workers=1, gpus=1),
                                               idempotency_key="prometheus-test-duplicate")
             try:

@@ -7,6 +7,7 @@ and stopped by scripts/prometheus/start.sh and stop.sh.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -34,18 +35,44 @@ def broker_under_test(request: pytest.FixtureRequest,
 
 
 def _real_broker(workdir: Path) -> Iterator[BrokerUnderTest]:
-    from .broker_process import JobFeeder, start_serve
+    from .broker_process import COMMAND_SPEC, SPEC, JobFeeder, start_serve
 
+    with _local_clusters(workdir) as backends:
+        try:
+            serve = start_serve(workdir, backends) if backends else start_serve(workdir)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        feeder = JobFeeder(serve.grpc_address, spec=COMMAND_SPEC if backends else SPEC).start()
+        try:
+            yield BrokerUnderTest(serve.metrics_target, "serve")
+        finally:
+            feeder.stop()
+            serve.stop()
+
+
+@contextlib.contextmanager
+def _local_clusters(workdir: Path) -> Iterator[str | None]:
+    """Backends YAML for the real Slurm cluster (when scripts/slurm/status.sh says it is up) and a private
+    Kubernetes API simulator started here; None when the Slurm cluster is not running."""
+    slurm_dir = Path(os.environ.get("DUALTRACK_SLURM_DIR", "/var/tmp/dualtrack-slurm"))
+    if subprocess.run([str(REPO / "scripts" / "slurm" / "status.sh")], capture_output=True).returncode != 0:
+        yield None
+        return
+    env = {**os.environ, "DUALTRACK_KUBESIM_DIR": str(workdir / "kubesim"), "DUALTRACK_KUBESIM_PORT": str(free_port())}
+    started = subprocess.run([str(REPO / "scripts" / "kubesim" / "start.sh"), "--run-seconds", "3"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        pytest.fail(f"scripts/kubesim/start.sh failed: {started.stdout}{started.stderr}")
     try:
-        serve = start_serve(workdir)
-    except RuntimeError as error:
-        pytest.fail(str(error))
-    feeder = JobFeeder(serve.grpc_address).start()
-    try:
-        yield BrokerUnderTest(serve.metrics_target, "serve")
+        yield f"""  - name: slurm-local
+    kind: slurm
+    settings: {{slurmConf: {slurm_dir}/etc/slurm.conf, outputDir: {slurm_dir}/output, container: {{runtime: none}}}}
+  - name: kube-local
+    kind: volcano
+    settings: {{kubeconfig: {workdir}/kubesim/kubeconfig}}
+"""
     finally:
-        feeder.stop()
-        serve.stop()
+        subprocess.run([str(REPO / "scripts" / "kubesim" / "stop.sh")], env=env, timeout=60)
 
 
 def _activity_driver() -> Iterator[BrokerUnderTest]:
