@@ -5,8 +5,8 @@ Kubernetes API simulator) when the Slurm cluster is up, else on two in-memory cl
 ``start_serve(workdir, backends)`` writes a config (the given backends, or ``slurm-a`` A100 and ``kube-a``
 H100 in-memory backends; SQLite store, gRPC and metrics on free loopback ports), starts the process and
 returns it with both addresses read from its banner. ``JobFeeder`` submits a stream of YAML specs through
-the Broker service: valid jobs of 1 to 16 GPUs (more than the clusters hold at once, so some pend), a few invalid ones, duplicates by
-idempotency key, and jobs with a short pending timeout so stuck ones are rerouted.
+the Broker service: valid jobs of 1 to 16 GPUs (more than the clusters hold at once, so some pend), a few
+invalid ones, duplicates by idempotency key, and jobs with a short pending timeout so stuck ones are rerouted.
 """
 
 from __future__ import annotations
