@@ -7,8 +7,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
+import typer
 import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -124,3 +125,11 @@ def event_line(event: pb.JobEvent) -> str:
     state = pb.JobState.Name(event.state) if event.state else event.type
     backend = f" [{event.backend}]" if event.backend else ""
     return f"{at}  #{event.seq:<6} {event.job_id}  {state:<10}{backend} {event.message}"
+
+
+def fail(message: str, details: list[str] | None = None, code: int = 1) -> NoReturn:
+    """Print an error (and its details, one per line) on stderr and exit with ``code``."""
+    errors.print(f"[red]error:[/] {message}", markup=True)
+    for line in details or []:
+        errors.print(f"  - {line}", markup=False)
+    raise typer.Exit(code)
