@@ -64,7 +64,7 @@ def slurm_env() -> dict[str, str] | None:
     return env if ok.returncode == 0 and "UP" in ok.stdout else None
 
 
-def slurm(env: dict[str, str], *args: str, check: bool = True, timeout: float = 30) -> str:
+def slurm_run(env: dict[str, str], *args: str, check: bool = True, timeout: float = 30) -> str:
     result = subprocess.run(list(args), env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {result.stderr.strip()}")
@@ -76,13 +76,13 @@ def slurm_objects(env: dict[str, str], since: float) -> Counter[str]:
     of, finished or not) united with squeue (the controller's view; slurmdbd may lag a little)."""
     by_id: dict[str, str] = {}
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(since - 60))
-    out = slurm(env, "sacct", "-a", "-X", "-n", "-P", "-o", "JobID,JobName%200", "-S", start, "-E", "now",
+    out = slurm_run(env, "sacct", "-a", "-X", "-n", "-P", "-o", "JobID,JobName%200", "-S", start, "-E", "now",
                 check=False)
     for line in out.splitlines():
         job_id, _, name = line.partition("|")
         if name.startswith("dt-"):
             by_id[job_id.strip()] = name.strip()
-    for line in slurm(env, "squeue", "-h", "-a", "-t", "all", "-o", "%i|%j", check=False).splitlines():
+    for line in slurm_run(env, "squeue", "-h", "-a", "-t", "all", "-o", "%i|%j", check=False).splitlines():
         job_id, _, name = line.partition("|")
         if name.startswith("dt-"):
             by_id[job_id.strip()] = name.strip()
@@ -94,10 +94,10 @@ def slurm_cancel_named(env: dict[str, str], job_ids: Iterable[str]) -> None:
     wanted = tuple(f"dt-{j}-" for j in job_ids)
     if not wanted:
         return
-    ids = [line.partition("|")[0] for line in slurm(env, "squeue", "-h", "-o", "%i|%j", check=False).splitlines()
+    ids = [line.partition("|")[0] for line in slurm_run(env, "squeue", "-h", "-o", "%i|%j", check=False).splitlines()
            if line.partition("|")[2].startswith(wanted)]
     for start in range(0, len(ids), 200):
-        slurm(env, "scancel", *ids[start:start + 200], check=False)
+        slurm_run(env, "scancel", *ids[start:start + 200], check=False)
 
 
 # -- Kubernetes API simulator ------------------------------------------------------------------------
@@ -221,16 +221,19 @@ class Broker:
         self.process = None
 
 
-def job_yaml(name: str, track: str, command: str = "true", time_limit: str = "5m", extra: str = "") -> str:
-    """A short command job pinned to ``track``; on Kubernetes it asks for one GPU (the simulator's nodes are
-    all GPU nodes, tainted; the adapter adds the toleration to GPU pods only)."""
-    gpus = 1 if track == "kubernetes" else 0
+def job_yaml(name: str, track: str, command: str = "true", time_limit: str = "5m", extra: str = "",
+             workers: int = 1, gpus: int | None = None) -> str:
+    """A short command job for ``track`` (slurm, kubernetes or auto). Unless ``gpus`` says otherwise it asks
+    for no GPU on Slurm and one elsewhere (the simulator's nodes are all tainted GPU nodes; the adapter adds
+    the toleration to GPU pods only)."""
+    if gpus is None:
+        gpus = 0 if track == "slurm" else 1
     return (
         "apiVersion: dualtrack/v1\nkind: TrainingJob\n"
         f"metadata: {{name: {name}, tenant: lifecycle}}\n"
         "spec:\n  image: busybox:1.36\n"
         f"  command: [bash, -c, {command!r}]\n"
-        f"  resources: {{workers: 1, gpusPerWorker: {gpus}, cpusPerWorker: 1, memoryPerWorker: 1Gi}}\n"
+        f"  resources: {{workers: {workers}, gpusPerWorker: {gpus}, cpusPerWorker: 1, memoryPerWorker: 1Gi}}\n"
         f"  placement: {{track: {track}}}\n  timeLimit: {time_limit}\n{extra}"
     )
 
