@@ -139,7 +139,8 @@ def start_sim(folder: Path, run_seconds: float = 1.0) -> SimHandle:
 
 # -- the broker process ------------------------------------------------------------------------------
 def broker_config(*, port: int, store_url: str, kubeconfig: Path | None, slurm: bool = True,
-                  reconciler: dict[str, Any] | None = None, workers: int = 1) -> dict[str, Any]:
+                  reconciler: dict[str, Any] | None = None, workers: int = 1,
+                  kube_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     backends: list[dict[str, Any]] = []
     if slurm:
         backends.append({"name": SLURM_BACKEND, "kind": "slurm", "settings": {
@@ -148,7 +149,8 @@ def broker_config(*, port: int, store_url: str, kubeconfig: Path | None, slurm: 
     if kubeconfig is not None:
         backends.append({"name": KUBE_BACKEND, "kind": "volcano", "settings": {
             "kubeconfig": str(kubeconfig), "namespace": "default", "requestTimeoutSeconds": 10,
-            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}})
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            **(kube_settings or {})}})
     return {
         "server": {"address": f"127.0.0.1:{port}", "workers": workers},
         "metrics": {"port": None},
