@@ -126,7 +126,7 @@ def test_top_reads_the_same_numbers_as_prometheus(
                                       "--once"], env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     totals = prometheus.query('sum by (backend) (dualtrack_gpus{state="total"})')
-    assert {s["metric"]["backend"] for s in totals} >= {"slurm-a", "kube-a"}
+    assert len({s["metric"]["backend"] for s in totals}) >= 2  # one backend per track, whatever their names
     for sample in totals:
         total = float(sample["value"][1])
         row = next(line for line in result.output.splitlines() if sample["metric"]["backend"] in line
