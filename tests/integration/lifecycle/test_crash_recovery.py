@@ -13,6 +13,7 @@ from tests.integration.lifecycle.crash import run_crash
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 
+@pytest.mark.timeout(900)  # about 2.5 min alone on 2 cores; more when other tests share the Slurm cluster
 def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path: Path, slurm: dict[str, str]) -> None:
     report = run_crash(tmp_path, slurm, total=1000, kills=10)
     print(report.summary())
