@@ -23,6 +23,9 @@ class Cycle:
     # steps call it before every irreversible backend action (submit), so a replica that lost the lease
     # mid-cycle stops instead of racing the new leader.
     holds_lease: Callable[[], bool] = lambda: True
+    # backends that refused a call as unavailable during this cycle: later calls of the cycle skip them
+    # rather than each waiting for the same time-out (a stopped slurmctld costs commandTimeout per call)
+    unavailable: set[str] = field(default_factory=set)
 
     def in_state(self, *states: JobState) -> list[Job]:
         return [j for j in self.jobs if j.state in states]

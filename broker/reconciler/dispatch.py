@@ -42,6 +42,8 @@ def _dispatch_one(cycle: Cycle, job: Job) -> None:
     if not ctx.snapshots.is_up(name):
         _unplace(cycle, job, f"backend {name} is down", exclude=None)
         return
+    if name in cycle.unavailable:
+        return  # it failed another submit of this cycle: try again next cycle
     try:
         image_ref = prepare_image(ctx, job, backend)
     except ImageNotReady:
@@ -66,6 +68,7 @@ def _submit(cycle: Cycle, job: Job, backend: Backend) -> None:
         _unplace(cycle, job, f"{backend.name} refused the job: {exc}", exclude=backend.name)
         return
     except BackendUnavailable as exc:
+        cycle.unavailable.add(backend.name)
         log.warning("submit of %s to %s deferred: %s", job.id, backend.name, exc)
         return
     try:

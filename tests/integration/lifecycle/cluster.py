@@ -140,12 +140,14 @@ def start_sim(folder: Path, run_seconds: float = 1.0) -> SimHandle:
 # -- the broker process ------------------------------------------------------------------------------
 def broker_config(*, port: int, store_url: str, kubeconfig: Path | None, slurm: bool = True,
                   reconciler: dict[str, Any] | None = None, workers: int = 1,
-                  kube_settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                  kube_settings: dict[str, Any] | None = None,
+                  slurm_settings: dict[str, Any] | None = None) -> dict[str, Any]:
     backends: list[dict[str, Any]] = []
     if slurm:
         backends.append({"name": SLURM_BACKEND, "kind": "slurm", "settings": {
             "transport": "cli", "partition": "gpu", "slurmConf": str(SLURM_DIR / "etc" / "slurm.conf"),
-            "outputDir": str(SLURM_DIR / "output"), "container": {"runtime": "none"}, "commandTimeout": 20}})
+            "outputDir": str(SLURM_DIR / "output"), "container": {"runtime": "none"}, "commandTimeout": 20,
+            **(slurm_settings or {})}})
     if kubeconfig is not None:
         backends.append({"name": KUBE_BACKEND, "kind": "volcano", "settings": {
             "kubeconfig": str(kubeconfig), "namespace": "default", "requestTimeoutSeconds": 10,

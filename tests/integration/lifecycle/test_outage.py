@@ -49,6 +49,11 @@ def _slurmctld_answers() -> bool:
     return slurm_env() is not None
 
 
+def _slurm_down(client: Client) -> bool:
+    listed = client.call("ListBackends", pb.ListBackendsRequest()).backends
+    return any(b.name == SLURM_BACKEND and not b.healthy for b in listed)
+
+
 def _sacct_record(env: dict[str, str], name: str) -> list[tuple[str, str, str]]:
     """(JobID, State, NodeList) of every Slurm job named ``name``; NodeList is "None assigned" for a job that
     never got an allocation (sacct's Start of a pending job that was cancelled is its end time, not a start)."""
@@ -61,8 +66,9 @@ def test_slurmctld_outage_reroutes_and_nothing_runs_twice(
         slurm: dict[str, str], sim: SimHandle, make_broker: Callable[..., Broker]) -> None:
     env = slurm
     sim.script("dt-*", run_seconds=3.0)
+    # commandTimeout 5: with slurmctld stopped every Slurm command waits for its time-out
     broker = make_broker(kubeconfig=sim.kubeconfig, reconciler={"backendDownAfter": 2, "intervalSeconds": 0.5},
-                         start=False)
+                         slurm_settings={"commandTimeout": 5}, start=False)
     broker.config["policies"] = {"trackPreference": {"lifecycle": "slurm"}, "weights": {"trackPreference": 100}}
     broker.start()
     client = Client([broker.address])
@@ -82,6 +88,7 @@ def test_slurmctld_outage_reroutes_and_nothing_runs_twice(
 
         subprocess.run([str(REPO / "scripts/slurm/stop.sh"), "slurmctld"], check=True, capture_output=True)
         stopped = True
+        _wait("the broker to mark Slurm down", lambda: _slurm_down(client), 120)
         # new jobs go to Kubernetes while Slurm is down
         fresh = client.submit(job_yaml("outage-new", "auto", command="true"), "outage-new").job.id
         ids.append(fresh)
