@@ -9,6 +9,7 @@ when that compare-and-set fails (the user cancelled meanwhile) the fresh backend
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from concurrent.futures import Executor
 
 from adapters.base import Backend, BackendUnavailable, SubmitRejected
@@ -21,14 +22,22 @@ log = logging.getLogger(__name__)
 
 
 def dispatch_placed(cycle: Cycle, pool: Executor) -> None:
-    placed = cycle.in_state(JobState.PLACED)
-    futures = [pool.submit(_dispatch_one, cycle, job) for job in placed]
-    for future in futures:
-        try:
-            future.result()
-        except Exception as exc:  # one job's trouble must not stop the others
-            log.exception("dispatch failed")
-            cycle.errors.append(f"dispatch: {exc}")
+    """Dispatch in two waves: the first PLACED job of every backend (backends in parallel), then the rest
+    in parallel. A backend that does not answer thus costs one time-out per cycle, not one per job: the
+    first wave marks it in ``cycle.unavailable`` and the second wave skips it."""
+    by_backend: dict[str, list[Job]] = defaultdict(list)
+    for job in cycle.in_state(JobState.PLACED):
+        by_backend[job.placement.backend if job.placement else ""].append(job)
+    first = [jobs[0] for jobs in by_backend.values()]
+    rest = [job for jobs in by_backend.values() for job in jobs[1:]]
+    for wave in (first, rest):
+        futures = [pool.submit(_dispatch_one, cycle, job) for job in wave]
+        for future in futures:
+            try:
+                future.result()
+            except Exception as exc:  # one job's trouble must not stop the others
+                log.exception("dispatch failed")
+                cycle.errors.append(f"dispatch: {exc}")
 
 
 def _dispatch_one(cycle: Cycle, job: Job) -> None:

@@ -173,3 +173,30 @@ def test_lease_checks_are_thread_safe(harness: Harness) -> None:
     for t in threads:
         t.join()
     assert results == [True] * 8
+
+
+def test_a_backend_that_failed_a_submit_is_skipped_for_the_rest_of_the_cycle(harness: Harness) -> None:
+    """The first unavailable submit of a cycle marks the backend; the other PLACED jobs of that cycle are not
+    sent to wait for the same time-out, and all of them go out once it answers again."""
+    slurm = harness.backend("slurm-a")
+    store = harness.ctx.store
+    jobs = [harness.submit(**SLURM_PINNED) for _ in range(4)]
+    for job in jobs:
+        store.transition(store.get(job.id), JobState.PLACED, "pinned", Changes(placement=Placement("slurm-a")))
+    original = slurm.submit
+    calls: list[str] = []
+
+    def unavailable(job: Job, placement: Placement) -> BackendRef:
+        calls.append(job.id)
+        from adapters.base import BackendUnavailable
+
+        raise BackendUnavailable("slurmctld does not answer")
+
+    slurm.submit = unavailable  # type: ignore[method-assign]
+    harness.reconciler.steps = [s for s in harness.reconciler.steps if s[0] == "dispatch"]
+    harness.cycle()
+    assert len(calls) == 1
+    assert {store.get(j.id).state for j in jobs} == {JobState.PLACED}
+    slurm.submit = original  # type: ignore[method-assign]
+    harness.cycle()
+    assert {store.get(j.id).state for j in jobs} == {JobState.SUBMITTED}
