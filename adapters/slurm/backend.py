@@ -63,6 +63,11 @@ class SlurmBackend:
         self._names: dict[str, str] | None = None  # object name -> Slurm job id; None = must list again
         self.unsupported: Mapping[Feature, str] = self._unsupported()
 
+    def forget_submissions(self) -> None:
+        """Drop the cached name -> job id map (a new reconciler leader: another may have submitted since)."""
+        with self._lock:
+            self._names = None
+
     @property
     def needs_sif(self) -> bool:
         """True when jobs run from a SIF (apptainer, singularity, sif-bwrap); False for runtime none."""

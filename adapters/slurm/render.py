@@ -58,7 +58,9 @@ class BatchRequest:
 
     def directives(self) -> list[str]:
         """The ``#SBATCH`` options in a stable order (what ``render`` shows and tests check)."""
-        out = [f"--job-name={self.name}", f"--comment={self.comment}", f"--partition={self.partition}"]
+        # --no-requeue: a node failure must reach the broker, whose retry policy decides (as attempt n+1)
+        out = [f"--job-name={self.name}", f"--comment={self.comment}", f"--partition={self.partition}",
+               "--no-requeue"]
         if self.qos:
             out.append(f"--qos={self.qos}")
         if self.account:

@@ -148,9 +148,6 @@ class Reconciler:
             forget = getattr(backend, "forget_submissions", None)
             if callable(forget):
                 forget()
-            elif hasattr(backend, "_names"):
-                # TODO(adapters/slurm): expose ``forget_submissions()``; until then reset the name cache here.
-                backend._names = None
 
     def _refresh_snapshots(self) -> dict[str, ClusterSnapshot]:
         snapshots = self.ctx.snapshots.refresh()

@@ -68,9 +68,9 @@ def _node_of(env: dict[str, str], name: str) -> str:
 
 
 def test_a_node_failure_on_slurm_is_retried_and_attempt_2_succeeds(client: Client, slurm: dict[str, str]) -> None:
-    """The cluster has JobRequeue=1, and the adapter renders no --no-requeue: Slurm would requeue the failed
-    job itself (same job id, after a ~2 min begin-time delay) and the broker's retry policy would never see
-    the failure. The test makes the attempt non-requeueable, as ``--no-requeue`` would (see docs/lifecycle.md)."""
+    """The cluster has JobRequeue=1; the adapter renders --no-requeue so the failure reaches the broker's retry
+    policy instead of Slurm requeueing the job itself. The test also sets requeue=0 on the job explicitly, so
+    it checks the broker's retry even against an older adapter."""
     began = time.time()
     job_id = _submit(client, job_yaml("node-fail", "slurm", command="sleep 6"), "node-fail")
     running = _until(client, job_id, lambda j: j.state == pb.RUNNING)

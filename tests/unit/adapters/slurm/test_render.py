@@ -32,6 +32,7 @@ def test_directives_of_a_two_node_job() -> None:
         "--job-name=dt-jabc-3",
         "--comment=dualtrack:jabc:3",
         "--partition=gpu",
+        "--no-requeue",
         "--qos=high",
         "--account=acct-v",
         "--nodes=2",
