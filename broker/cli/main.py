@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import grpc
 import typer
@@ -21,8 +22,7 @@ from broker.cli.client import CallFailed, broker_stub, describe, metadata
 from broker.cli.output import Format, console, errors, fail
 from proto.dualtrack.v1 import broker_pb2 as pb
 
-if TYPE_CHECKING:
-    pass
+T = TypeVar("T")
 
 app = typer.Typer(
     name="dualtrack",
@@ -43,6 +43,15 @@ def call_failed(error: grpc.RpcError) -> NoReturn:
     failure: CallFailed = describe(error)
     code = {"INVALID_ARGUMENT": 2, "UNAVAILABLE": 3}.get(failure.code, 1)
     fail(f"{failure.code}: {failure.message}", failure.details, code)
+
+
+def unary(address: str | None, call: Callable[[Any], T]) -> T:
+    """Run one RPC against the broker; a failure prints the server's message and exits (see call_failed)."""
+    with broker_stub(address) as stub:
+        try:
+            return call(stub)
+        except grpc.RpcError as error:
+            call_failed(error)
 
 
 def read_spec_file(path: Path) -> str:
@@ -126,12 +135,8 @@ def submit(
 
 
 def _explain(text: str, track: str, address: str | None, token: str | None, fmt: Format) -> None:
-    with broker_stub(address) as stub:
-        try:
-            response = stub.ExplainPlacement(pb.ExplainPlacementRequest(spec_yaml=text, track=track),
-                                             metadata=metadata(token))
-        except grpc.RpcError as error:
-            call_failed(error)
+    response = unary(address, lambda stub: stub.ExplainPlacement(
+        pb.ExplainPlacementRequest(spec_yaml=text, track=track), metadata=metadata(token)))
     if fmt is not Format.table:
         output.emit_data(output.as_dict(response), fmt)
         return
@@ -164,12 +169,8 @@ def render(
     token: TokenOpt = None,
 ) -> None:
     """Print what a backend would receive: the Volcano Job YAML or the sbatch script."""
-    with broker_stub(address) as stub:
-        try:
-            response = stub.RenderJob(pb.RenderJobRequest(spec_yaml=read_spec_file(file), track=track,
-                                                          backend=backend), metadata=metadata(token))
-        except grpc.RpcError as error:
-            call_failed(error)
+    request = pb.RenderJobRequest(spec_yaml=read_spec_file(file), track=track, backend=backend)
+    response = unary(address, lambda stub: stub.RenderJob(request, metadata=metadata(token)))
     errors.print(f"# {response.backend} ({response.kind})")
     console.print(response.artefact, markup=False, end="")
 
@@ -183,11 +184,7 @@ def get(
     fmt: OutputOpt = Format.table,
 ) -> None:
     """Show one job: state, backend, reason, placement explanation."""
-    with broker_stub(address) as stub:
-        try:
-            job = stub.GetJob(pb.GetJobRequest(id=job_id), metadata=metadata(token))
-        except grpc.RpcError as error:
-            call_failed(error)
+    job = unary(address, lambda stub: stub.GetJob(pb.GetJobRequest(id=job_id), metadata=metadata(token)))
     if fmt is not Format.table:
         output.emit_data(output.as_dict(job), fmt)
         return
@@ -241,11 +238,8 @@ def cancel(
     fmt: OutputOpt = Format.table,
 ) -> None:
     """Cancel a job in any state (a finished job is left as it is)."""
-    with broker_stub(address) as stub:
-        try:
-            job = stub.CancelJob(pb.CancelJobRequest(id=job_id, reason=reason), metadata=metadata(token))
-        except grpc.RpcError as error:
-            call_failed(error)
+    job = unary(address, lambda stub: stub.CancelJob(pb.CancelJobRequest(id=job_id, reason=reason),
+                                                     metadata=metadata(token)))
     if fmt is not Format.table:
         output.emit_data(output.as_dict(job), fmt)
     else:
@@ -294,11 +288,7 @@ def backends(
     fmt: OutputOpt = Format.table,
 ) -> None:
     """What both clusters hold: GPUs total/free by type, queues, health."""
-    with broker_stub(address) as stub:
-        try:
-            response = stub.ListBackends(pb.ListBackendsRequest(), metadata=metadata(token))
-        except grpc.RpcError as error:
-            call_failed(error)
+    response = unary(address, lambda stub: stub.ListBackends(pb.ListBackendsRequest(), metadata=metadata(token)))
     if fmt is not Format.table:
         output.emit_data([output.as_dict(b) for b in response.backends], fmt)
     else:
