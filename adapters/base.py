@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from broker.domain import BackendRef, ClusterSnapshot, Feature, Job, ManagedJob, Observed, Placement
+from dualtrack.broker.domain import BackendRef, ClusterSnapshot, Feature, Job, ManagedJob, Observed, Placement
 
 
 class BackendError(Exception):

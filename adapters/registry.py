@@ -12,12 +12,12 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from adapters.base import Backend
+from dualtrack.adapters.base import Backend
 
 FACTORIES: Mapping[str, str] = {
-    "slurm": "adapters.slurm",
-    "volcano": "adapters.volcano",
-    "inmemory": "adapters.inmemory",
+    "slurm": "dualtrack.adapters.slurm",
+    "volcano": "dualtrack.adapters.volcano",
+    "inmemory": "dualtrack.adapters.inmemory",
 }
 
 

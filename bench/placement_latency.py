@@ -27,8 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from broker.domain import ClusterSnapshot, Job, NodeCapacity, Switch, parse_spec
-from policies import BackendInfo, PlacementContext, PlacementEngine, PolicyConfig, TenantUsage
+from dualtrack.broker.domain import ClusterSnapshot, Job, NodeCapacity, Switch, parse_spec
+from dualtrack.policies import BackendInfo, PlacementContext, PlacementEngine, PolicyConfig, TenantUsage
 
 LEAF_NODES = 32
 SPINE_LEAVES = 16

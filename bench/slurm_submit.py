@@ -26,9 +26,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from adapters.slurm import SlurmBackend, from_config  # noqa: E402
-from adapters.slurm.render import script_text  # noqa: E402
-from broker.domain import BackendPhase, Job, Placement, new_job_id, parse_spec  # noqa: E402
+from dualtrack.adapters.slurm import SlurmBackend, from_config  # noqa: E402
+from dualtrack.adapters.slurm.render import script_text  # noqa: E402
+from dualtrack.broker.domain import BackendPhase, Job, Placement, new_job_id, parse_spec  # noqa: E402
 
 
 def read_env(state_dir: Path) -> dict[str, str]:

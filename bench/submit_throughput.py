@@ -33,8 +33,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from proto.dualtrack.v1 import broker_pb2 as pb  # noqa: E402
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
+from dualtrack.v1 import broker_pb2 as pb  # noqa: E402
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
 SPEC_YAML = (REPO / "examples" / "yolo-1gpu.yaml").read_text()
 
@@ -132,8 +132,9 @@ def main() -> None:
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     log = (work / "serve.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "broker.cli.main", "serve", "-c", str(work / "config.yaml"),
-                               "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    server = subprocess.Popen([sys.executable, "-m", "dualtrack.broker.cli.main", "serve",
+                               "-c", str(work / "config.yaml"), "--log-level", "warning"],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     address = f"127.0.0.1:{port}"
     try:
         with grpc.insecure_channel(address) as channel:

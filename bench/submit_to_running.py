@@ -26,9 +26,9 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from broker.config import embedded_defaults  # noqa: E402
-from proto.dualtrack.v1 import broker_pb2 as pb  # noqa: E402
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
+from dualtrack.broker.config import embedded_defaults  # noqa: E402
+from dualtrack.v1 import broker_pb2 as pb  # noqa: E402
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
 SPEC = """
 apiVersion: dualtrack/v1
@@ -66,8 +66,9 @@ def main() -> None:
         "backends": backends,
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    server = subprocess.Popen([sys.executable, "-m", "broker.cli.main", "serve", "-c", str(work / "config.yaml"),
-                               "--log-level", "warning"], stdout=(work / "serve.log").open("w"),
+    server = subprocess.Popen([sys.executable, "-m", "dualtrack.broker.cli.main", "serve",
+                               "-c", str(work / "config.yaml"), "--log-level", "warning"],
+                              stdout=(work / "serve.log").open("w"),
                               stderr=subprocess.STDOUT, cwd=REPO)
     seconds: list[float] = []
     try:

@@ -19,8 +19,8 @@ import yaml
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from broker.domain.quantity import parse_duration
-from broker.domain.spec import FieldIssue, issues_from_validation
+from dualtrack.broker.domain.quantity import parse_duration
+from dualtrack.broker.domain.spec import FieldIssue, issues_from_validation
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADDRESS = "127.0.0.1:50051"

@@ -13,15 +13,15 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from adapters.registry import BackendRegistry, build_backend
-from broker.config import BrokerConfig, ConfigError
-from broker.domain import FieldIssue, JobState
-from broker.domain.image import digest_of
-from broker.metrics import BrokerMetrics
-from broker.resolvability import ResolvabilityCache
-from broker.snapshots import SnapshotCache
-from broker.store import SqlJobStore, open_store
-from policies import PlacementEngine, PolicyConfig
+from dualtrack.adapters.registry import BackendRegistry, build_backend
+from dualtrack.broker.config import BrokerConfig, ConfigError
+from dualtrack.broker.domain import FieldIssue, JobState
+from dualtrack.broker.domain.image import digest_of
+from dualtrack.broker.metrics import BrokerMetrics
+from dualtrack.broker.resolvability import ResolvabilityCache
+from dualtrack.broker.snapshots import SnapshotCache
+from dualtrack.broker.store import SqlJobStore, open_store
+from dualtrack.policies import PlacementEngine, PolicyConfig
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def build_image_service(
     if not config.images:
         return None
     try:
-        from broker.images import ImageService, ImageSettings
+        from dualtrack.broker.images import ImageService, ImageSettings
     except ImportError as exc:  # pragma: no cover - the package ships with the broker
         raise ConfigError("images", [FieldIssue("images", f"image service unavailable: {exc}")]) from None
     try:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from adapters.base import ImageConsumer
-from adapters.registry import BackendRegistry
-from broker.domain import ClusterSnapshot, Job, JobState
-from policies import BackendInfo, PlacementContext, TenantUsage
+from dualtrack.adapters.base import ImageConsumer
+from dualtrack.adapters.registry import BackendRegistry
+from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
+from dualtrack.policies import BackendInfo, PlacementContext, TenantUsage
 
 # States in which a job holds (or is promised) GPUs on a backend: they count against quotas.
 HOLDING_STATES = frozenset({JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from broker.domain import Job, JobSpec, new_job_id
-from broker.placement import placement_context, usage_of
+from dualtrack.broker.domain import Job, JobSpec, new_job_id
+from dualtrack.broker.placement import placement_context, usage_of
 
 if TYPE_CHECKING:
-    from broker.context import BrokerContext
-    from policies import Decision
+    from dualtrack.broker.context import BrokerContext
+    from dualtrack.policies import Decision
 
 
 def shape_key(spec: JobSpec) -> tuple[object, ...]:

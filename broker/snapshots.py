@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from adapters.base import Backend
-from adapters.registry import BackendRegistry
-from broker.domain import ClusterSnapshot
+from dualtrack.adapters.base import Backend
+from dualtrack.adapters.registry import BackendRegistry
+from dualtrack.broker.domain import ClusterSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ config.policies))`` once and calls ``place`` (at submit) and ``place_batch`` (ea
 ``PlacementContext``. docs/policies.md describes the plugins, the config and how to add a policy.
 """
 
-from policies.config import PolicyConfig
-from policies.context import BackendInfo, Decision, PlacementContext, TenantUsage
-from policies.engine import PlacementEngine
-from policies.framework import PluginError
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.context import BackendInfo, Decision, PlacementContext, TenantUsage
+from dualtrack.policies.engine import PlacementEngine
+from dualtrack.policies.framework import PluginError
 
 __all__ = [
     "BackendInfo",

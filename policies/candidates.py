@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.domain import ClusterSnapshot, Job, PoolCapacity
-from policies.capacity import GangFit, GangRequest, SnapshotIndex, fit_gang
-from policies.context import BackendInfo
-from policies.estimates import StartEstimate, expected_start
+from dualtrack.broker.domain import ClusterSnapshot, Job, PoolCapacity
+from dualtrack.policies.capacity import GangFit, GangRequest, SnapshotIndex, fit_gang
+from dualtrack.policies.context import BackendInfo
+from dualtrack.policies.estimates import StartEstimate, expected_start
 
 if TYPE_CHECKING:
-    from policies.session import Session
+    from dualtrack.policies.session import Session
 
 _TRACK_OF_KIND = {"slurm": "slurm", "volcano": "kubernetes", "kubernetes": "kubernetes"}
 

@@ -140,7 +140,7 @@ def _unknown_keys(data: Mapping[str, Any], known: frozenset[str], path: str) -> 
 
 def _parse(raw: Any) -> PolicyConfig:
     # Imported here: profiles import the plugins, which import this module for PolicyConfig.
-    from policies.profiles import PROFILES, SCORE_PLUGINS
+    from dualtrack.policies.profiles import PROFILES, SCORE_PLUGINS
 
     data = _mapping(raw, _ROOT)
     _unknown_keys(data, _KNOWN_KEYS, _ROOT)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from broker.domain import ClusterSnapshot, Explanation, Feature, FilterStatus, Placement
+from dualtrack.broker.domain import ClusterSnapshot, Explanation, Feature, FilterStatus, Placement
 
 
 def _empty() -> Mapping[str, int]:

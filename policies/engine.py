@@ -18,15 +18,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from broker.domain import ClusterSnapshot, Explanation, FilterStatus, Job, Placement
-from policies.candidates import Candidate, candidates_for
-from policies.capacity import SnapshotIndex
-from policies.config import PolicyConfig
-from policies.context import Decision, PlacementContext
-from policies.framework import Evaluated, FilterPlugin, ScorePlugin, evaluate
-from policies.ordering import drf_order
-from policies.profiles import FILTER_PLUGINS, PROFILES, SCORE_PLUGINS
-from policies.session import Session
+from dualtrack.broker.domain import ClusterSnapshot, Explanation, FilterStatus, Job, Placement
+from dualtrack.policies.candidates import Candidate, candidates_for
+from dualtrack.policies.capacity import SnapshotIndex
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.context import Decision, PlacementContext
+from dualtrack.policies.framework import Evaluated, FilterPlugin, ScorePlugin, evaluate
+from dualtrack.policies.ordering import drf_order
+from dualtrack.policies.profiles import FILTER_PLUGINS, PROFILES, SCORE_PLUGINS
+from dualtrack.policies.session import Session
 
 
 class IndexCache:

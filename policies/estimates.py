@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from broker.domain import Job
-from broker.domain.image import digest_of
-from policies.config import PolicyConfig
+from dualtrack.broker.domain import Job
+from dualtrack.broker.domain.image import digest_of
+from dualtrack.policies.config import PolicyConfig
 
 if TYPE_CHECKING:
-    from policies.candidates import Candidate
+    from dualtrack.policies.candidates import Candidate
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from broker.domain import CandidateEvaluation, FilterStatus, FilterVerdict, Job, ScoreRecord
-from policies.candidates import Candidate
+from dualtrack.broker.domain import CandidateEvaluation, FilterStatus, FilterVerdict, Job, ScoreRecord
+from dualtrack.policies.candidates import Candidate
 
 
 class PluginError(RuntimeError):

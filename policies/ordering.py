@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 
-from broker.domain import Job
+from dualtrack.broker.domain import Job
 
 
 def drf_order(jobs: Sequence[Job], share: Callable[[str], float]) -> Iterator[Job]:

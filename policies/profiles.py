@@ -11,19 +11,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from policies.config import PolicyConfig
-from policies.framework import FilterPlugin, ScorePlugin
-from policies.plugins.capacity import GangCapacity
-from policies.plugins.choice import ExplicitChoice
-from policies.plugins.data_locality import DataLocalityScore
-from policies.plugins.expected_start import ExpectedStartScore
-from policies.plugins.fair_share import FairShareScore
-from policies.plugins.features import SupportedFeatures
-from policies.plugins.health import BackendHealth
-from policies.plugins.pool import PoolLimits
-from policies.plugins.quota import TenantQuota
-from policies.plugins.topology import TopologyScore
-from policies.plugins.track_preference import TrackPreferenceScore
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import FilterPlugin, ScorePlugin
+from dualtrack.policies.plugins.capacity import GangCapacity
+from dualtrack.policies.plugins.choice import ExplicitChoice
+from dualtrack.policies.plugins.data_locality import DataLocalityScore
+from dualtrack.policies.plugins.expected_start import ExpectedStartScore
+from dualtrack.policies.plugins.fair_share import FairShareScore
+from dualtrack.policies.plugins.features import SupportedFeatures
+from dualtrack.policies.plugins.health import BackendHealth
+from dualtrack.policies.plugins.pool import PoolLimits
+from dualtrack.policies.plugins.quota import TenantQuota
+from dualtrack.policies.plugins.topology import TopologyScore
+from dualtrack.policies.plugins.track_preference import TrackPreferenceScore
 
 FILTER_PLUGINS: Mapping[str, Callable[[PolicyConfig], FilterPlugin]] = MappingProxyType(
     {

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from broker.domain import Job
-from policies.capacity import GangFit, SnapshotIndex
-from policies.config import PolicyConfig
-from policies.context import PlacementContext
+from dualtrack.broker.domain import Job
+from dualtrack.policies.capacity import GangFit, SnapshotIndex
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.context import PlacementContext
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,13 @@
 Usage: scripts/gen_proto.py [OUT_DIR]   (default: the repository's proto/ folder, in place)
 
 The stubs are generated with ``-I proto`` so the descriptors carry the clean file name
-``dualtrack/v1/broker.proto``; the one import grpc_tools writes as ``from dualtrack.v1 import`` is then
-rewritten to the package path ``proto.dualtrack.v1``. tests/unit/api/test_proto_drift.py runs this into a
-temporary folder and fails when the committed stubs differ.
+``dualtrack/v1/broker.proto`` and the import grpc_tools writes, ``from dualtrack.v1 import``, is already the
+installed package path (proto/dualtrack is the ``dualtrack`` package). tests/unit/api/test_proto_drift.py runs
+this into a temporary folder and fails when the committed stubs differ.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -36,12 +35,7 @@ def generate(out_dir: Path) -> list[Path]:
             f"--grpc_python_out={out_dir}", *sources]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    written = sorted(p for p in out_dir.rglob("*") if p.name.endswith(GENERATED_SUFFIXES))
-    for path in written:
-        text = path.read_text()
-        fixed = re.sub(r"^from dualtrack\.(\S+) import", r"from proto.dualtrack.\1 import", text, flags=re.M)
-        path.write_text(fixed)
-    return written
+    return sorted(p for p in out_dir.rglob("*") if p.name.endswith(GENERATED_SUFFIXES))
 
 
 if __name__ == "__main__":

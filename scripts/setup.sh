@@ -41,11 +41,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.dualtrack-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# setup.py maps the top-level folders into the dualtrack package at install time: a new folder needs a reinstall
+roots="$(ls -d broker adapters policies sim proto/dualtrack 2>/dev/null | tr '\n' ' ')"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ "$(cat "$stamp")" != "$roots" ]; then
   echo "setup: installing dualtrack and its dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import broker.cli.main, grpc, sqlalchemy, kubernetes" 
-  touch "$stamp"
+  .venv/bin/python -c "import dualtrack.broker.cli.main, grpc, sqlalchemy, kubernetes"
+  echo "$roots" >"$stamp"
 fi
 echo "setup: ready ($(.venv/bin/python --version), dualtrack $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("dualtrack"))'))"

@@ -31,7 +31,7 @@ fi
 
 section "lint and types"
 .venv/bin/ruff check .
-.venv/bin/mypy
+scripts/typecheck.sh
 .venv/bin/python scripts/prometheus/gen_prometheusrule.py --check
 promtool check rules charts/alerts/dualtrack-rules.yaml
 

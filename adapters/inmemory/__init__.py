@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from broker.domain import (
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.broker.domain import (
     BackendPhase,
     BackendRef,
     ClusterSnapshot,
@@ -33,7 +33,7 @@ from broker.domain import (
     Switch,
     parse_backend_object_name,
 )
-from broker.domain.launch import launch_argv, render_shell
+from dualtrack.broker.domain.launch import launch_argv, render_shell
 
 
 @dataclass

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.slurm.backend import SlurmBackend
-from adapters.slurm.cli import CliTransport
-from adapters.slurm.rest import RestTransport
-from adapters.slurm.settings import SlurmSettings, parse_settings
-from adapters.slurm.transport import LocalRunner, SlurmTransport, SshRunner
+from dualtrack.adapters.slurm.backend import SlurmBackend
+from dualtrack.adapters.slurm.cli import CliTransport
+from dualtrack.adapters.slurm.rest import RestTransport
+from dualtrack.adapters.slurm.settings import SlurmSettings, parse_settings
+from dualtrack.adapters.slurm.transport import LocalRunner, SlurmTransport, SshRunner
 
 
 def make_transport(settings: SlurmSettings) -> SlurmTransport:

@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.slurm.capacity import build_snapshot
-from adapters.slurm.hostlist import expand_hostlist
-from adapters.slurm.records import JobRecord
-from adapters.slurm.render import BatchRequest, build_request, script_text
-from adapters.slurm.settings import SLURM_NAME, SlurmSettings
-from adapters.slurm.states import phase_of, reason_text
-from adapters.slurm.transport import SlurmTransport
-from broker.domain import (
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.slurm.capacity import build_snapshot
+from dualtrack.adapters.slurm.hostlist import expand_hostlist
+from dualtrack.adapters.slurm.records import JobRecord
+from dualtrack.adapters.slurm.render import BatchRequest, build_request, script_text
+from dualtrack.adapters.slurm.settings import SLURM_NAME, SlurmSettings
+from dualtrack.adapters.slurm.states import phase_of, reason_text
+from dualtrack.adapters.slurm.transport import SlurmTransport
+from dualtrack.broker.domain import (
     BackendPhase,
     BackendRef,
     ClusterSnapshot,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.slurm.parsers import gpus_in, gres_type
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord
-from adapters.slurm.states import phase_of
-from broker.domain import BackendPhase, ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.adapters.slurm.parsers import gpus_in, gres_type
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord
+from dualtrack.adapters.slurm.states import phase_of
+from dualtrack.broker.domain import BackendPhase, ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
 
 MIB = 1024**2
 UNSCHEDULABLE = frozenset({

@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
-from adapters.slurm.render import BatchRequest, script_text
-from adapters.slurm.text import parse_partitions_text, parse_sacct_parsable, parse_test_only, parse_topology
-from adapters.slurm.transport import CommandResult, CommandRunner, looks_unreachable
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from dualtrack.adapters.slurm.render import BatchRequest, script_text
+from dualtrack.adapters.slurm.text import parse_partitions_text, parse_sacct_parsable, parse_test_only, parse_topology
+from dualtrack.adapters.slurm.transport import CommandResult, CommandRunner, looks_unreachable
 
 _SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit"
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished")

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord
 
 BASE_STATES = frozenset({
     "PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL",

@@ -22,12 +22,12 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from adapters.base import SubmitRejected
-from adapters.slurm.settings import DEFAULT_DATASET_MOUNT, SlurmSettings
-from broker.domain import Job, Placement
-from broker.domain.image import digest_of, sif_filename
-from broker.domain.launch import launch_argv, render_shell
-from broker.domain.spec import TopologyMode, TopologyTier
+from dualtrack.adapters.base import SubmitRejected
+from dualtrack.adapters.slurm.settings import DEFAULT_DATASET_MOUNT, SlurmSettings
+from dualtrack.broker.domain import Job, Placement
+from dualtrack.broker.domain.image import digest_of, sif_filename
+from dualtrack.broker.domain.launch import launch_argv, render_shell
+from dualtrack.broker.domain.spec import TopologyMode, TopologyTier
 
 MIB = 1024**2
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

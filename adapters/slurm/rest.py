@@ -21,12 +21,12 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.slurm.parsers import errors_of, number, parse_jobs, parse_nodes, parse_partitions
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
-from adapters.slurm.render import BatchRequest, script_text
-from adapters.slurm.settings import RestSettings
-from adapters.slurm.transport import looks_unreachable
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.slurm.parsers import errors_of, number, parse_jobs, parse_nodes, parse_partitions
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from dualtrack.adapters.slurm.render import BatchRequest, script_text
+from dualtrack.adapters.slurm.settings import RestSettings
+from dualtrack.adapters.slurm.transport import looks_unreachable
 
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished", "not found")
 

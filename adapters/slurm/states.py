@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from adapters.slurm.records import JobRecord
-from broker.domain import BackendPhase, FailureKind
+from dualtrack.adapters.slurm.records import JobRecord
+from dualtrack.broker.domain import BackendPhase, FailureKind
 
 P, F = BackendPhase, FailureKind
 

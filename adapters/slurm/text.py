@@ -8,8 +8,8 @@ import re
 import time
 from datetime import datetime
 
-from adapters.slurm.hostlist import expand_hostlist
-from adapters.slurm.records import JobRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from dualtrack.adapters.slurm.hostlist import expand_hostlist
+from dualtrack.adapters.slurm.records import JobRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 
 _PAIR = re.compile(r"(\w+)=(\S*)")
 _TEST_ONLY = re.compile(r"Job (\d+) to start at (\S+) using \d+ processors on nodes (\S+)")

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from adapters.base import BackendUnavailable
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
-from adapters.slurm.render import BatchRequest
-from adapters.slurm.settings import SshSettings
+from dualtrack.adapters.base import BackendUnavailable
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from dualtrack.adapters.slurm.render import BatchRequest
+from dualtrack.adapters.slurm.settings import SshSettings
 
 # Slurm client messages that mean "could not talk to the controller" (transient), not "bad request".
 UNREACHABLE_MARKERS = (

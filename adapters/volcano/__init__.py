@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.volcano.backend import VolcanoBackend
-from adapters.volcano.settings import VolcanoSettings, parse_settings
+from dualtrack.adapters.volcano.backend import VolcanoBackend
+from dualtrack.adapters.volcano.settings import VolcanoSettings, parse_settings
 
 __all__ = ["VolcanoBackend", "VolcanoSettings", "from_config"]
 

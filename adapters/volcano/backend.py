@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.volcano.client import HYPERNODES, JOBS, PODGROUPS, QUEUES, AlreadyExists, KubeClient, NotFound
-from adapters.volcano.observe import observe_one, phase_of
-from adapters.volcano.render import LABEL_ATTEMPT, LABEL_JOB_ID, render_vcjob, to_yaml
-from adapters.volcano.settings import VolcanoSettings
-from adapters.volcano.snapshot import build_snapshot, gpu_type_of
-from broker.domain import (
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.volcano.client import HYPERNODES, JOBS, PODGROUPS, QUEUES, AlreadyExists, KubeClient, NotFound
+from dualtrack.adapters.volcano.observe import observe_one, phase_of
+from dualtrack.adapters.volcano.render import LABEL_ATTEMPT, LABEL_JOB_ID, render_vcjob, to_yaml
+from dualtrack.adapters.volcano.settings import VolcanoSettings
+from dualtrack.adapters.volcano.snapshot import build_snapshot, gpu_type_of
+from dualtrack.broker.domain import (
     BackendRef,
     ClusterSnapshot,
     Feature,

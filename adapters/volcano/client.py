@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.volcano.settings import VolcanoSettings
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.volcano.settings import VolcanoSettings
 
 RETRYABLE = frozenset({409, 429, 500, 502, 503, 504})
 JOBS = ("batch.volcano.sh", "v1alpha1", "jobs")

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from broker.domain import BackendPhase, BackendRef, FailureKind, Observed
+from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Observed
 
 PHASES: Mapping[str, BackendPhase] = {
     "": BackendPhase.PENDING,

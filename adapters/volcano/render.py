@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from adapters.volcano.settings import VolcanoSettings
-from broker.domain import Job, Placement
-from broker.domain.launch import RENDEZVOUS_ENV, launch_argv, render_kubernetes
+from dualtrack.adapters.volcano.settings import VolcanoSettings
+from dualtrack.broker.domain import Job, Placement
+from dualtrack.broker.domain.launch import RENDEZVOUS_ENV, launch_argv, render_kubernetes
 
 API_VERSION = "batch.volcano.sh/v1alpha1"
 KIND = "Job"

@@ -20,8 +20,8 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity as _parse_quantity
 
-from adapters.volcano.settings import VolcanoSettings
-from broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.adapters.volcano.settings import VolcanoSettings
+from dualtrack.broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
 
 Obj = Mapping[str, Any]
 TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})

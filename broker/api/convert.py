@@ -7,7 +7,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from broker.domain import (
+from dualtrack.broker.domain import (
     CandidateEvaluation,
     Explanation,
     FilterStatus,
@@ -16,10 +16,10 @@ from broker.domain import (
     JobSpec,
     JobState,
 )
-from broker.domain.quantity import format_duration
-from broker.handlers.inspect import BackendStatus
-from broker.handlers.specs import SpecSource
-from proto.dualtrack.v1 import broker_pb2 as pb
+from dualtrack.broker.domain.quantity import format_duration
+from dualtrack.broker.handlers.inspect import BackendStatus
+from dualtrack.broker.handlers.specs import SpecSource
+from dualtrack.v1 import broker_pb2 as pb
 
 _TRACK_OF_KIND = {"volcano": "kubernetes", "slurm": "slurm"}
 

@@ -7,9 +7,9 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from broker.domain import InvalidTransition, SpecError
-from broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
-from broker.store import IdempotencyConflict, JobNotFound
+from dualtrack.broker.domain import InvalidTransition, SpecError
+from dualtrack.broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
+from dualtrack.broker.store import IdempotencyConflict, JobNotFound
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:

@@ -12,9 +12,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from broker.api.servicer import BrokerServicer
-from broker.context import BrokerContext
-from proto.dualtrack.v1 import broker_pb2, broker_pb2_grpc
+from dualtrack.broker.api.servicer import BrokerServicer
+from dualtrack.broker.context import BrokerContext
+from dualtrack.v1 import broker_pb2, broker_pb2_grpc
 
 BROKER_SERVICE = broker_pb2.DESCRIPTOR.services_by_name["Broker"]
 SERVICE_NAME = BROKER_SERVICE.full_name  # "dualtrack.v1.Broker"

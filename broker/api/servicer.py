@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 import grpc
 
-from broker.api import convert
-from broker.api.errors import Unauthenticated, abort_with
-from broker.context import BrokerContext
-from broker.domain import FilterStatus, Job
-from broker.handlers import inspect, jobs, watch
-from broker.store import IdempotencyConflict
-from proto.dualtrack.v1 import broker_pb2 as pb
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc
+from dualtrack.broker.api import convert
+from dualtrack.broker.api.errors import Unauthenticated, abort_with
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import FilterStatus, Job
+from dualtrack.broker.handlers import inspect, jobs, watch
+from dualtrack.broker.store import IdempotencyConflict
+from dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
 T = TypeVar("T")
 

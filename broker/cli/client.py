@@ -11,8 +11,8 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from broker.config import ADDRESS_ENV, DEFAULT_ADDRESS
-from proto.dualtrack.v1 import broker_pb2_grpc
+from dualtrack.broker.config import ADDRESS_ENV, DEFAULT_ADDRESS
+from dualtrack.v1 import broker_pb2_grpc
 
 TOKEN_ENV = "DUALTRACK_TOKEN"
 

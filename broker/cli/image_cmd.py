@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from broker.images import ImageError, ImageService, ImageSettings
-from broker.images.settings import parse_bytes
+from dualtrack.broker.images import ImageError, ImageService, ImageSettings
+from dualtrack.broker.images.settings import parse_bytes
 
 app = typer.Typer(help="Docker/OCI image -> SIF conversion cache.", no_args_is_help=True)
 # Piped output (logs, CI) gets wide lines, so digests and paths are never folded.

@@ -17,10 +17,10 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import grpc
 import typer
 
-from broker.cli import output
-from broker.cli.client import CallFailed, broker_stub, describe, metadata
-from broker.cli.output import Format, console, errors, fail
-from proto.dualtrack.v1 import broker_pb2 as pb
+from dualtrack.broker.cli import output
+from dualtrack.broker.cli.client import CallFailed, broker_stub, describe, metadata
+from dualtrack.broker.cli.output import Format, console, errors, fail
+from dualtrack.v1 import broker_pb2 as pb
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ def serve(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Run the broker: the gRPC API, the reconciler and the /metrics endpoint."""
-    from broker.cli.serve_cmd import run_broker
+    from dualtrack.broker.cli.serve_cmd import run_broker
 
     run_broker(config, address, log_level)
 
@@ -82,7 +82,7 @@ def serve(
 @app.command()
 def validate(files: Annotated[list[Path], typer.Argument(help="Job spec YAML files.")]) -> None:
     """Check job specs locally; print every problem with its field path."""
-    from broker.domain import SpecError, parse_spec_yaml
+    from dualtrack.broker.domain import SpecError, parse_spec_yaml
 
     bad = 0
     for path in files:
@@ -328,7 +328,7 @@ def wait(
 
 def _mount_subcommands() -> None:
     """Sub-apps of other parts: the image cache, the Kubernetes simulator, the live top view."""
-    from broker.cli import image_cmd, kubesim_cmd, top_cmd
+    from dualtrack.broker.cli import image_cmd, kubesim_cmd, top_cmd
 
     app.add_typer(image_cmd.app, name="image", help="Docker/OCI image -> SIF conversion cache.")
     app.add_typer(kubesim_cmd.app, name="kubesim", help="The Kubernetes API simulator (tests, demos).")

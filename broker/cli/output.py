@@ -16,7 +16,7 @@ from google.protobuf.message import Message
 from rich.console import Console
 from rich.table import Table
 
-from proto.dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2 as pb
 
 # Piped output (logs, CI, scripts) gets wide lines instead of rich's 80-column default.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -13,16 +13,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from broker.cli.output import console, fail
+from dualtrack.broker.cli.output import console, fail
 
 if TYPE_CHECKING:
-    from broker.config import BrokerConfig
-    from broker.context import BrokerContext
+    from dualtrack.broker.config import BrokerConfig
+    from dualtrack.broker.context import BrokerContext
 
 
 def run_broker(config: Path | None, address: str | None, log_level: str) -> None:
     """Run the broker until SIGINT/SIGTERM: worker 0 here, workers 1..n-1 as child processes."""
-    from broker.config import ConfigError, load_config
+    from dualtrack.broker.config import ConfigError, load_config
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("apscheduler", "alembic", "kubernetes.client.rest"):
@@ -75,8 +75,8 @@ def _die_with_parent() -> None:
 def _run_worker(config: Path | None, address: str | None, index: int, workers: int) -> None:
     import prometheus_client
 
-    from broker.config import ConfigError, load_config
-    from broker.context import build_context
+    from dualtrack.broker.config import ConfigError, load_config
+    from dualtrack.broker.context import build_context
 
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # halves scrape size; the *_created series are unused
     try:
@@ -92,8 +92,8 @@ def _run_worker(config: Path | None, address: str | None, index: int, workers: i
 
 
 async def _serve(ctx: BrokerContext, cfg: BrokerConfig, address: str | None, index: int, workers: int) -> None:
-    from broker.api.server import start_server
-    from broker.reconciler import Reconciler
+    from dualtrack.broker.api.server import start_server
+    from dualtrack.broker.reconciler import Reconciler
 
     try:
         bound = await start_server(ctx, address, share_port=workers > 1)

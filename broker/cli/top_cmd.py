@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from broker.metrics.reading import BackendView, MetricsUnavailable, MetricsView, fetch_text, read_view
+from dualtrack.broker.metrics.reading import BackendView, MetricsUnavailable, MetricsView, fetch_text, read_view
 
 DEFAULT_METRICS_URL = "http://127.0.0.1:9464/metrics"
 PENDING_STATES = ("ACCEPTED", "PLACED", "SUBMITTED", "QUEUED")

@@ -4,8 +4,8 @@ A leaf: it imports nothing else of the project (only the standard library, pydan
 ``adapters/`` and ``policies/`` may import it without pulling in gRPC, SQLAlchemy or the broker.
 """
 
-from broker.domain.backend import BackendPhase, BackendRef, FailureKind, Feature, ManagedJob, Observed
-from broker.domain.job import (
+from dualtrack.broker.domain.backend import BackendPhase, BackendRef, FailureKind, Feature, ManagedJob, Observed
+from dualtrack.broker.domain.job import (
     TERMINAL_STATES,
     TRANSITIONS,
     EventType,
@@ -18,7 +18,7 @@ from broker.domain.job import (
     new_job_id,
     parse_backend_object_name,
 )
-from broker.domain.placement import (
+from dualtrack.broker.domain.placement import (
     CandidateEvaluation,
     Explanation,
     FilterStatus,
@@ -26,8 +26,8 @@ from broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
-from broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
+from dualtrack.broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
     "TERMINAL_STATES",

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from broker.domain.backend import BackendRef
-from broker.domain.placement import Explanation, Placement
-from broker.domain.spec import JobSpec
+from dualtrack.broker.domain.backend import BackendRef
+from dualtrack.broker.domain.placement import Explanation, Placement
+from dualtrack.broker.domain.spec import JobSpec
 
 
 class JobState(StrEnum):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.domain.spec import TrainingSpec, YoloSpec
+from dualtrack.broker.domain.spec import TrainingSpec, YoloSpec
 
 RENDEZVOUS_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "WORLD_SIZE", "NNODES")
 DEFAULT_MASTER_PORT = 29500

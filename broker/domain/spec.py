@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from broker.domain.quantity import parse_duration, parse_memory
+from dualtrack.broker.domain.quantity import parse_duration, parse_memory
 
 API_VERSION = "dualtrack/v1"
 KIND = "TrainingJob"

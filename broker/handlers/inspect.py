@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from broker.context import BrokerContext
-from broker.domain import ClusterSnapshot, Job, Placement, new_job_id
-from broker.errors import InvalidRequest
-from broker.handlers.jobs import dry_run_decision
-from broker.handlers.specs import SpecSource, load_spec
-from broker.snapshots import BackendHealth
-from policies import Decision
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import ClusterSnapshot, Job, Placement, new_job_id
+from dualtrack.broker.errors import InvalidRequest
+from dualtrack.broker.handlers.jobs import dry_run_decision
+from dualtrack.broker.handlers.specs import SpecSource, load_spec
+from dualtrack.broker.snapshots import BackendHealth
+from dualtrack.policies import Decision
 
 
 def explain_placement(ctx: BrokerContext, source: SpecSource, *, track: str = "",

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from adapters.base import BackendError
-from broker.context import BrokerContext
-from broker.domain import FilterStatus, Job, JobState
-from broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
-from broker.handlers.specs import SpecSource, load_spec
-from broker.placement import placement_context, usage_of
-from broker.store import Changes, Created, IdempotencyConflict, JobPage, NewJob, StaleJob
-from policies import Decision
+from dualtrack.adapters.base import BackendError
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import FilterStatus, Job, JobState
+from dualtrack.broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
+from dualtrack.broker.handlers.specs import SpecSource, load_spec
+from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.store import Changes, Created, IdempotencyConflict, JobPage, NewJob, StaleJob
+from dualtrack.policies import Decision
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from broker.domain import FieldIssue, JobSpec, SpecError, parse_spec, parse_spec_yaml
-from broker.domain.spec import Track
+from dualtrack.broker.domain import FieldIssue, JobSpec, SpecError, parse_spec, parse_spec_yaml
+from dualtrack.broker.domain.spec import Track
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from broker.context import BrokerContext
-from broker.domain import JobEvent
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import JobEvent
 
 
 def watch_events(

@@ -5,9 +5,9 @@ The broker uses ``ImageService`` (service.py); the rest is its parts: resolve.py
 settings.py (the ``images:`` config mapping), errors.py. Imports only broker.domain from the project.
 """
 
-from broker.images.cache import CacheEntry, SifCache
-from broker.images.convert import Converter, ProgressFn, converter_for
-from broker.images.errors import (
+from dualtrack.broker.images.cache import CacheEntry, SifCache
+from dualtrack.broker.images.convert import Converter, ProgressFn, converter_for
+from dualtrack.broker.images.errors import (
     ConversionFailed,
     DigestMismatch,
     ImageError,
@@ -15,9 +15,9 @@ from broker.images.errors import (
     RegistryUnreachable,
     ToolMissing,
 )
-from broker.images.resolve import ResolvedImage, resolve_image
-from broker.images.service import ImageService
-from broker.images.settings import ImageSettings
+from dualtrack.broker.images.resolve import ResolvedImage, resolve_image
+from dualtrack.broker.images.service import ImageService
+from dualtrack.broker.images.settings import ImageSettings
 
 __all__ = [
     "CacheEntry",

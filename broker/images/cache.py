@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from broker.domain.image import sif_filename
-from broker.images.convert import Converter, ProgressFn, SkopeoUmociConverter, looks_like_sif
-from broker.images.errors import ConversionFailed
-from broker.images.resolve import ResolvedImage
+from dualtrack.broker.domain.image import sif_filename
+from dualtrack.broker.images.convert import Converter, ProgressFn, SkopeoUmociConverter, looks_like_sif
+from dualtrack.broker.images.errors import ConversionFailed
+from dualtrack.broker.images.resolve import ResolvedImage
 
 ConversionCallback = Callable[[str, float, str], None]
 HitCallback = Callable[[str], None]

@@ -21,11 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from broker.images.errors import ConversionFailed, DigestMismatch
-from broker.images.oci_layout import image_config
-from broker.images.resolve import ResolvedImage, inspect
-from broker.images.singularity_dir import add_singularity_dir
-from broker.images.tools import require, run
+from dualtrack.broker.images.errors import ConversionFailed, DigestMismatch
+from dualtrack.broker.images.oci_layout import image_config
+from dualtrack.broker.images.resolve import ResolvedImage, inspect
+from dualtrack.broker.images.singularity_dir import add_singularity_dir
+from dualtrack.broker.images.tools import require, run
 
 ProgressFn = Callable[[str, float], None]  # (step description, fraction of the whole conversion done 0..1)
 

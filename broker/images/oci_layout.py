@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from broker.images.errors import ConversionFailed
+from dualtrack.broker.images.errors import ConversionFailed
 
 REF_NAME = "org.opencontainers.image.ref.name"
 

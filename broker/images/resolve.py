@@ -18,10 +18,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from broker.images.errors import ImageError, ImageNotFound, RegistryUnreachable
-from broker.images.reference import apply_mirrors, parse_reference
-from broker.images.settings import ImageSettings
-from broker.images.tools import run_capture, tail
+from dualtrack.broker.images.errors import ImageError, ImageNotFound, RegistryUnreachable
+from dualtrack.broker.images.reference import apply_mirrors, parse_reference
+from dualtrack.broker.images.settings import ImageSettings
+from dualtrack.broker.images.tools import run_capture, tail
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _UNREACHABLE = (

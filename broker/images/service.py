@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from broker.domain.image import digest_of
-from broker.images.cache import ConversionCallback, HitCallback, SifCache
-from broker.images.convert import Converter, ProgressFn, converter_for
-from broker.images.errors import ImageError
-from broker.images.resolve import ResolvedImage, resolve_image
-from broker.images.settings import ImageSettings
+from dualtrack.broker.domain.image import digest_of
+from dualtrack.broker.images.cache import ConversionCallback, HitCallback, SifCache
+from dualtrack.broker.images.convert import Converter, ProgressFn, converter_for
+from dualtrack.broker.images.errors import ImageError
+from dualtrack.broker.images.resolve import ResolvedImage, resolve_image
+from dualtrack.broker.images.settings import ImageSettings
 
 Resolver = Callable[[str, ImageSettings], ResolvedImage]
 

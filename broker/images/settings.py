@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from broker.domain.quantity import parse_memory
+from dualtrack.broker.domain.quantity import parse_memory
 
 BUILDERS = ("auto", "apptainer", "singularity", "skopeo-umoci")
 SOURCE_TRANSPORTS = ("oci:", "docker-archive:", "oci-archive:")

@@ -24,7 +24,7 @@ import os
 import re
 from pathlib import Path
 
-from broker.images.oci_layout import ImageConfig
+from dualtrack.broker.images.oci_layout import ImageConfig
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

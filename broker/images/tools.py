@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from broker.images.errors import ImageError, RegistryUnreachable, ToolMissing
+from dualtrack.broker.images.errors import ImageError, RegistryUnreachable, ToolMissing
 
 PACKAGES: Mapping[str, str] = {
     "skopeo": "skopeo",

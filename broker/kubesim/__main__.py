@@ -1,3 +1,3 @@
-from broker.kubesim.main import main
+from dualtrack.broker.kubesim.main import main
 
 main()

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from broker.domain.quantity import parse_memory
-from broker.kubesim.model import SimNode, SimQueue
+from dualtrack.broker.domain.quantity import parse_memory
+from dualtrack.broker.kubesim.model import SimNode, SimQueue
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 

@@ -27,9 +27,19 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity as _parse_quantity
 
-from broker.kubesim.model import FAILED, GPU, PENDING, RUNNING, SUCCEEDED, ClusterModel, Gang, PodRequest, SimQueue
-from broker.kubesim.resources import Registry, Resource
-from broker.kubesim.store import ApiError, Obj, Store, now_rfc3339
+from dualtrack.broker.kubesim.model import (
+    FAILED,
+    GPU,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    ClusterModel,
+    Gang,
+    PodRequest,
+    SimQueue,
+)
+from dualtrack.broker.kubesim.resources import Registry, Resource
+from dualtrack.broker.kubesim.store import ApiError, Obj, Store, now_rfc3339
 
 parse_quantity: Callable[[Any], Decimal] = _parse_quantity
 DEFAULT_MAX_RETRY = 3  # what Volcano's mutating webhook puts into a vcjob without maxRetry

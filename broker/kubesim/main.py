@@ -1,4 +1,4 @@
-"""Command line of the Kubernetes API simulator: ``python -m broker.kubesim`` / ``dualtrack kubesim serve``.
+"""Command line of the Kubernetes API simulator: ``python -m dualtrack.broker.kubesim`` / ``dualtrack kubesim serve``.
 
 ``run(...)`` starts the simulator, prints its URL, writes the kubeconfig, and serves until SIGINT/SIGTERM.
 """
@@ -10,8 +10,8 @@ import signal
 import threading
 from pathlib import Path
 
-from broker.kubesim.config import default_cluster, load_cluster, write_kubeconfig
-from broker.kubesim.server import DEFAULT_CRD_DIR, KubeSim
+from dualtrack.broker.kubesim.config import default_cluster, load_cluster, write_kubeconfig
+from dualtrack.broker.kubesim.server import DEFAULT_CRD_DIR, KubeSim
 
 
 def run(*, host: str = "127.0.0.1", port: int = 16443, nodes: int = 4, gpus_per_node: int = 8,
@@ -34,7 +34,8 @@ def run(*, host: str = "127.0.0.1", port: int = 16443, nodes: int = 4, gpus_per_
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m broker.kubesim", description="Kubernetes API + Volcano simulator")
+    p = argparse.ArgumentParser(prog="python -m dualtrack.broker.kubesim",
+                                description="Kubernetes API + Volcano simulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=16443, help="0 picks a free port")
     p.add_argument("--nodes", type=int, default=4)

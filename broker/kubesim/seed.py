@@ -5,8 +5,8 @@ Caller: ``broker.kubesim.server.KubeSim``.
 
 from __future__ import annotations
 
-from broker.kubesim.model import GPU, SimNode
-from broker.kubesim.store import Obj
+from dualtrack.broker.kubesim.model import GPU, SimNode
+from dualtrack.broker.kubesim.store import Obj
 
 KUBELET_VERSION = "v1.32.0-kubesim"
 

@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from broker.kubesim import crd as crdlib
-from broker.kubesim.config import ClusterConfig, default_cluster
-from broker.kubesim.controller import Script, VolcanoController
-from broker.kubesim.model import GPU, ClusterModel
-from broker.kubesim.patching import json_patch, merge_patch
-from broker.kubesim.resources import Registry, Resource, build_resources
-from broker.kubesim.seed import hypernode_objects, node_object
-from broker.kubesim.selectors import parse_field_selector, parse_label_selector
-from broker.kubesim.store import ApiError, Obj, Store
-from broker.kubesim.tables import to_table
+from dualtrack.broker.kubesim import crd as crdlib
+from dualtrack.broker.kubesim.config import ClusterConfig, default_cluster
+from dualtrack.broker.kubesim.controller import Script, VolcanoController
+from dualtrack.broker.kubesim.model import GPU, ClusterModel
+from dualtrack.broker.kubesim.patching import json_patch, merge_patch
+from dualtrack.broker.kubesim.resources import Registry, Resource, build_resources
+from dualtrack.broker.kubesim.seed import hypernode_objects, node_object
+from dualtrack.broker.kubesim.selectors import parse_field_selector, parse_label_selector
+from dualtrack.broker.kubesim.store import ApiError, Obj, Store
+from dualtrack.broker.kubesim.tables import to_table
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", "gitCommit": "kubesim",
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from broker.kubesim.resources import Resource
+from dualtrack.broker.kubesim.resources import Resource
 
 Obj = Mapping[str, Any]
 

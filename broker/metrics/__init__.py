@@ -1,5 +1,5 @@
 """Prometheus metrics of the broker (design section 7). See ``BrokerMetrics``."""
 
-from broker.metrics.broker_metrics import NO_BACKEND, BrokerMetrics
+from dualtrack.broker.metrics.broker_metrics import NO_BACKEND, BrokerMetrics
 
 __all__ = ["NO_BACKEND", "BrokerMetrics"]

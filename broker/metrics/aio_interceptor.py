@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from broker.metrics.grpc_interceptor import _code_of, method_label, rewrap
+from dualtrack.broker.metrics.grpc_interceptor import _code_of, method_label, rewrap
 
 
 class AioMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]

@@ -20,11 +20,11 @@ from collections.abc import Iterable
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from broker.domain import ClusterSnapshot
-from broker.metrics.grpc_interceptor import MetricsInterceptor, method_label
-from broker.metrics.http_endpoint import MetricsEndpoint
-from broker.metrics.job_counts import JobCountsCollector, JobCountsSource
-from broker.metrics.vocabulary import (
+from dualtrack.broker.domain import ClusterSnapshot
+from dualtrack.broker.metrics.grpc_interceptor import MetricsInterceptor, method_label
+from dualtrack.broker.metrics.http_endpoint import MetricsEndpoint
+from dualtrack.broker.metrics.job_counts import JobCountsCollector, JobCountsSource
+from dualtrack.broker.metrics.vocabulary import (
     GPU_STATES,
     GRPC_LATENCY_BUCKETS,
     IMAGE_CONVERSION_BUCKETS,
@@ -261,7 +261,7 @@ class BrokerMetrics:
 
     def aio_grpc_interceptor(self, methods: Iterable[str] = ()) -> grpc.aio.ServerInterceptor:
         """The same for ``grpc.aio.server(interceptors=[...])``."""
-        from broker.metrics.aio_interceptor import AioMetricsInterceptor
+        from dualtrack.broker.metrics.aio_interceptor import AioMetricsInterceptor
 
         self.grpc_interceptor(methods)  # registers the zero series
         return AioMetricsInterceptor(self.grpc_requests, self.grpc_request_duration_seconds)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from broker.metrics.vocabulary import JOB_STATES, PREFIX
+from dualtrack.broker.metrics.vocabulary import JOB_STATES, PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry
 
-from broker.metrics.vocabulary import PREFIX
+from dualtrack.broker.metrics.vocabulary import PREFIX
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _NAME = re.compile(rf"(?<![A-Za-z0-9_:]){PREFIX}_[A-Za-z0-9_]+")

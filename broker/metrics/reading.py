@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from broker.metrics.vocabulary import PREFIX
+from dualtrack.broker.metrics.vocabulary import PREFIX
 
 
 @dataclass

@@ -6,7 +6,7 @@ before the first event). Free-text reasons are folded into ``other`` to keep lab
 
 from __future__ import annotations
 
-from broker.domain import FailureKind, JobState
+from dualtrack.broker.domain import FailureKind, JobState
 
 PREFIX = "dualtrack"
 

@@ -9,6 +9,6 @@ Steps (design section 5), each a small function of a ``Cycle`` in its own module
   6. zombies    backend jobs carrying a broker id that is terminal, unknown or of an older attempt
 """
 
-from broker.reconciler.loop import Reconciler
+from dualtrack.broker.reconciler.loop import Reconciler
 
 __all__ = ["Reconciler"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from broker.context import BrokerContext
-from broker.domain import ClusterSnapshot, Job, JobState
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
 
 ACTIVE_STATES = (JobState.ACCEPTED, JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,
                  JobState.REROUTING)

@@ -12,11 +12,11 @@ import logging
 from collections import defaultdict
 from concurrent.futures import Executor
 
-from adapters.base import Backend, BackendUnavailable, SubmitRejected
-from broker.domain import Job, JobState
-from broker.reconciler.cycle import Cycle
-from broker.reconciler.images import ImageNotReady, prepare_image
-from broker.store import Changes, StaleJob
+from dualtrack.adapters.base import Backend, BackendUnavailable, SubmitRejected
+from dualtrack.broker.domain import Job, JobState
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.reconciler.images import ImageNotReady, prepare_image
+from dualtrack.broker.store import Changes, StaleJob
 
 log = logging.getLogger(__name__)
 

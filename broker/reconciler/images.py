@@ -11,9 +11,9 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from adapters.base import Backend, ImageConsumer
-from broker.context import BrokerContext
-from broker.domain import Job
+from dualtrack.adapters.base import Backend, ImageConsumer
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import Job
 
 
 class ImageNotReady(Exception):

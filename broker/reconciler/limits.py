@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BackendError
-from broker.domain import JobState
-from broker.reconciler.cycle import Cycle
-from broker.store import Changes, StaleJob
+from dualtrack.adapters.base import BackendError
+from dualtrack.broker.domain import JobState
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.store import Changes, StaleJob
 
 log = logging.getLogger(__name__)
 

@@ -25,15 +25,15 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from broker.context import BrokerContext
-from broker.domain import ClusterSnapshot
-from broker.reconciler.cycle import ACTIVE_STATES, Cycle
-from broker.reconciler.dispatch import dispatch_placed
-from broker.reconciler.limits import enforce_time_limits
-from broker.reconciler.observe import observe_backends
-from broker.reconciler.place import place_accepted
-from broker.reconciler.reroute import reroute_stuck
-from broker.reconciler.zombies import clean_zombies
+from dualtrack.broker.context import BrokerContext
+from dualtrack.broker.domain import ClusterSnapshot
+from dualtrack.broker.reconciler.cycle import ACTIVE_STATES, Cycle
+from dualtrack.broker.reconciler.dispatch import dispatch_placed
+from dualtrack.broker.reconciler.limits import enforce_time_limits
+from dualtrack.broker.reconciler.observe import observe_backends
+from dualtrack.broker.reconciler.place import place_accepted
+from dualtrack.broker.reconciler.reroute import reroute_stuck
+from dualtrack.broker.reconciler.zombies import clean_zombies
 
 log = logging.getLogger(__name__)
 LEASE = "reconciler"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from adapters.base import BackendError
-from broker.domain import BackendPhase, BackendRef, FailureKind, Job, JobState, Observed
-from broker.reconciler.cycle import Cycle
-from broker.reconciler.retry import retry, should_retry
-from broker.store import Changes, StaleJob
+from dualtrack.adapters.base import BackendError
+from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Job, JobState, Observed
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.reconciler.retry import retry, should_retry
+from dualtrack.broker.store import Changes, StaleJob
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import StartEstimator
-from broker.domain import FilterStatus, Job, JobState, Placement
-from broker.placement import placement_context, usage_of
-from broker.reconciler.cycle import Cycle
-from broker.reconciler.retry import backoff_seconds
-from broker.store import Changes, StaleJob
+from dualtrack.adapters.base import StartEstimator
+from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
+from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.reconciler.retry import backoff_seconds
+from dualtrack.broker.store import Changes, StaleJob
 
 log = logging.getLogger(__name__)
 

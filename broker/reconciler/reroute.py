@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BackendError
-from broker.domain import FilterStatus, Job, JobState
-from broker.placement import placement_context, usage_of
-from broker.reconciler.cycle import Cycle
-from broker.store import Changes, StaleJob
+from dualtrack.adapters.base import BackendError
+from dualtrack.broker.domain import FilterStatus, Job, JobState
+from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.store import Changes, StaleJob
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ retried up to ``retry.maxAttempts``; the program's own non-zero exit (and OOM) o
 
 from __future__ import annotations
 
-from broker.domain import FailureKind, Job, JobState
-from broker.reconciler.cycle import Cycle
-from broker.store import Changes
+from dualtrack.broker.domain import FailureKind, Job, JobState
+from dualtrack.broker.reconciler.cycle import Cycle
+from dualtrack.broker.store import Changes
 
 
 def should_retry(job: Job, failure: FailureKind | None) -> bool:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BackendError
-from broker.domain import BackendPhase
-from broker.reconciler.cycle import Cycle
+from dualtrack.adapters.base import BackendError
+from dualtrack.broker.domain import BackendPhase
+from dualtrack.broker.reconciler.cycle import Cycle
 
 log = logging.getLogger(__name__)
 

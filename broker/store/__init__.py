@@ -1,6 +1,6 @@
 """The durable job store (see base.py for the contract, sql.py for the SQLAlchemy implementation)."""
 
-from broker.store.base import (
+from dualtrack.broker.store.base import (
     Changes,
     Created,
     IdempotencyConflict,
@@ -11,7 +11,7 @@ from broker.store.base import (
     StaleJob,
     StoreError,
 )
-from broker.store.sql import SqlJobStore
+from dualtrack.broker.store.sql import SqlJobStore
 
 
 def open_store(url: str, *, group_commit_max: int = 512) -> SqlJobStore:

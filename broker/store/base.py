@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from broker.domain import BackendRef, Explanation, Job, JobEvent, JobSpec, JobState, Placement
+from dualtrack.broker.domain import BackendRef, Explanation, Job, JobEvent, JobSpec, JobState, Placement
 
 
 class StoreError(Exception):

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from broker.domain import (
+from dualtrack.broker.domain import (
     BackendRef,
     EventType,
     Explanation,

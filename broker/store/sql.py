@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from broker.domain import (
+from dualtrack.broker.domain import (
     EventType,
     InvalidTransition,
     Job,
@@ -35,7 +35,7 @@ from broker.domain import (
     can_transition,
     new_job_id,
 )
-from broker.store.base import (
+from dualtrack.broker.store.base import (
     Changes,
     Created,
     IdempotencyConflict,
@@ -44,8 +44,8 @@ from broker.store.base import (
     NewJob,
     StaleJob,
 )
-from broker.store.codec import SpecCache, canonical_json, event_from_row, job_from_row, spec_hash
-from broker.store.schema import job_events, jobs, leases
+from dualtrack.broker.store.codec import SpecCache, canonical_json, event_from_row, job_from_row, spec_hash
+from dualtrack.broker.store.schema import job_events, jobs, leases
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -1,7 +1,7 @@
 """Topology-aware GPU capacity: the per-snapshot indexes and the gang fit built on them."""
 
-from policies.capacity.fit import GangFit, GangRequest, fit_gang
-from policies.capacity.index import ScopeIndex, SnapshotIndex, TypeIndex
-from policies.capacity.tree import Tier
+from dualtrack.policies.capacity.fit import GangFit, GangRequest, fit_gang
+from dualtrack.policies.capacity.index import ScopeIndex, SnapshotIndex, TypeIndex
+from dualtrack.policies.capacity.tree import Tier
 
 __all__ = ["GangFit", "GangRequest", "ScopeIndex", "SnapshotIndex", "Tier", "TypeIndex", "fit_gang"]

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from broker.domain import FilterStatus, Job
-from broker.domain.spec import TopologyMode, TopologyTier
-from policies.capacity.index import ScopeIndex, SnapshotIndex, TypeIndex
-from policies.capacity.tree import GROUP_TIERS, Tier
+from dualtrack.broker.domain import FilterStatus, Job
+from dualtrack.broker.domain.spec import TopologyMode, TopologyTier
+from dualtrack.policies.capacity.index import ScopeIndex, SnapshotIndex, TypeIndex
+from dualtrack.policies.capacity.tree import GROUP_TIERS, Tier
 
 GROUP_TRIES = 8  # groups tried per tier before a looser tier (a group can fail on CPU / memory only)
 _WANTED = {TopologyTier.NODE: Tier.NODE, TopologyTier.SWITCH: Tier.SWITCH, TopologyTier.ANY: Tier.CLUSTER}

@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from broker.domain import ClusterSnapshot, NodeCapacity
-from policies.capacity.tree import GROUP_TIERS, NodePlace, Tier, node_places
+from dualtrack.broker.domain import ClusterSnapshot, NodeCapacity
+from dualtrack.policies.capacity.tree import GROUP_TIERS, NodePlace, Tier, node_places
 
 UNKNOWN_TYPE = "unknown"  # the type key of GPU nodes that do not say their model
 

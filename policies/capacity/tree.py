@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
-from broker.domain import ClusterSnapshot, NodeCapacity
+from dualtrack.broker.domain import ClusterSnapshot, NodeCapacity
 
 
 class Tier(IntEnum):

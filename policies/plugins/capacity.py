@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from broker.domain import FilterStatus, Job
-from policies.candidates import Candidate
-from policies.config import PolicyConfig
-from policies.framework import FilterResult
+from dualtrack.broker.domain import FilterStatus, Job
+from dualtrack.policies.candidates import Candidate
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import FilterResult
 
 
 class GangCapacity:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from broker.domain import Job
-from broker.domain.spec import Track
-from policies.candidates import Candidate
-from policies.config import PolicyConfig
-from policies.framework import FilterResult
+from dualtrack.broker.domain import Job
+from dualtrack.broker.domain.spec import Track
+from dualtrack.policies.candidates import Candidate
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import FilterResult
 
 
 class ExplicitChoice:

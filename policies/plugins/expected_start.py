@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from broker.domain import Job
-from policies.candidates import Candidate
-from policies.config import PolicyConfig
-from policies.framework import RawScore
+from dualtrack.broker.domain import Job
+from dualtrack.policies.candidates import Candidate
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import RawScore
 
 
 class ExpectedStartScore:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from broker.domain import Feature, Job
-from broker.domain.spec import TopologyMode, TopologyTier
-from policies.candidates import Candidate
-from policies.config import PolicyConfig
-from policies.framework import FilterResult
+from dualtrack.broker.domain import Feature, Job
+from dualtrack.broker.domain.spec import TopologyMode, TopologyTier
+from dualtrack.policies.candidates import Candidate
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import FilterResult
 
 
 def needed_features(job: Job) -> list[Feature]:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from broker.domain import Feature, Job
-from policies.candidates import Candidate
-from policies.capacity import GangRequest, Tier
-from policies.config import PolicyConfig
-from policies.framework import RawScore
+from dualtrack.broker.domain import Feature, Job
+from dualtrack.policies.candidates import Candidate
+from dualtrack.policies.capacity import GangRequest, Tier
+from dualtrack.policies.config import PolicyConfig
+from dualtrack.policies.framework import RawScore
 
 TIER_POINTS = {Tier.NODE: 100.0, Tier.SWITCH: 70.0, Tier.SPINE: 40.0, Tier.CLUSTER: 10.0}
 

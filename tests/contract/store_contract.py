@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from broker.domain import (
+from dualtrack.broker.domain import (
     BackendRef,
     InvalidTransition,
     JobState,
     Placement,
     parse_spec_yaml,
 )
-from broker.store import Changes, IdempotencyConflict, JobNotFound, NewJob, StaleJob
+from dualtrack.broker.store import Changes, IdempotencyConflict, JobNotFound, NewJob, StaleJob
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -39,7 +39,7 @@ class BrokerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "broker.cli.main", "serve", "--config", str(self.config)],
+            [sys.executable, "-m", "dualtrack.broker.cli.main", "serve", "--config", str(self.config)],
             stdout=self.log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO,
         )
         deadline = time.monotonic() + timeout
@@ -68,8 +68,8 @@ class BrokerProcess:
 
     def cli(self, *args: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "DUALTRACK_ADDRESS": self.address, "COLUMNS": "200"}
-        result = subprocess.run([sys.executable, "-m", "broker.cli.main", *args], capture_output=True, text=True,
-                                env=env, cwd=REPO, timeout=timeout)
+        result = subprocess.run([sys.executable, "-m", "dualtrack.broker.cli.main", *args], capture_output=True,
+                                text=True, env=env, cwd=REPO, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"dualtrack {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n"
                                  f"{result.stderr}")

@@ -8,8 +8,8 @@ import json
 import grpc
 import pytest
 
-from proto.dualtrack.v1 import broker_pb2 as pb
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc
+from dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 from tests.e2e.conftest import REPO
 
 TOKENS = {"auth": {"tokens": {"tok-admin": "*", "tok-qa": "vision-qa", "tok-rnd": "vision-rnd"}}}

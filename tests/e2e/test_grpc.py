@@ -13,8 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from proto.dualtrack.v1 import broker_pb2 as pb
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc
+from dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 from tests.e2e.conftest import REPO, BrokerProcess
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from broker.store.schema import metadata
+from dualtrack.broker.store.schema import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

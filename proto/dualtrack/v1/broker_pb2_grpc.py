@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from proto.dualtrack.v1 import broker_pb2 as dualtrack_dot_v1_dot_broker__pb2
+from dualtrack.v1 import broker_pb2 as dualtrack_dot_v1_dot_broker__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__

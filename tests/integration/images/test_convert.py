@@ -14,12 +14,12 @@ from types import SimpleNamespace
 import pytest
 from typer.testing import CliRunner
 
-from broker.cli.image_cmd import app
-from broker.domain.image import sif_filename
-from broker.images import ImageService, ImageSettings
-from broker.images.convert import SkopeoUmociConverter
-from broker.images.errors import ConversionFailed, DigestMismatch, ImageError, ImageNotFound
-from broker.images.singularity_dir import ADDED_PATHS
+from dualtrack.broker.cli.image_cmd import app
+from dualtrack.broker.domain.image import sif_filename
+from dualtrack.broker.images import ImageService, ImageSettings
+from dualtrack.broker.images.convert import SkopeoUmociConverter
+from dualtrack.broker.images.errors import ConversionFailed, DigestMismatch, ImageError, ImageNotFound
+from dualtrack.broker.images.singularity_dir import ADDED_PATHS
 
 
 def service(oci_image: SimpleNamespace, tmp_path: Path, **sources: str) -> ImageService:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from broker.images import ImageService, ImageSettings
+from dualtrack.broker.images import ImageService, ImageSettings
 
 SIF_RUN = Path(__file__).resolve().parents[3] / "scripts" / "images" / "sif-run"
 

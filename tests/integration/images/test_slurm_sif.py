@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from broker.domain import Job, Placement, new_job_id, parse_spec
-from broker.domain.backend import BackendPhase
-from broker.domain.image import digest_of, sif_filename
-from broker.images import ImageService, ImageSettings
+from dualtrack.broker.domain import Job, Placement, new_job_id, parse_spec
+from dualtrack.broker.domain.backend import BackendPhase
+from dualtrack.broker.domain.image import digest_of, sif_filename
+from dualtrack.broker.images import ImageService, ImageSettings
 
 pytestmark = pytest.mark.slurm
 
@@ -47,8 +47,8 @@ def slurm_env() -> dict[str, str]:
 @pytest.fixture
 def adapters_or_skip() -> SimpleNamespace:
     try:
-        import adapters.slurm as slurm
-        import adapters.volcano as volcano
+        import dualtrack.adapters.slurm as slurm
+        import dualtrack.adapters.volcano as volcano
     except ImportError as e:
         pytest.skip(f"the Slurm or Volcano adapter is not importable yet: {e}")
     return SimpleNamespace(slurm=slurm, volcano=volcano)

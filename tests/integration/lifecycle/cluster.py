@@ -28,10 +28,10 @@ import grpc
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from broker.kubesim.config import default_cluster, write_kubeconfig
-from broker.kubesim.server import KubeSim
-from proto.dualtrack.v1 import broker_pb2 as pb
-from proto.dualtrack.v1 import broker_pb2_grpc as pb_grpc
+from dualtrack.broker.kubesim.config import default_cluster, write_kubeconfig
+from dualtrack.broker.kubesim.server import KubeSim
+from dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
 REPO = Path(__file__).resolve().parents[3]
 SLURM_DIR = Path(os.environ.get("DUALTRACK_SLURM_DIR", "/var/tmp/dualtrack-slurm"))
@@ -108,7 +108,7 @@ class SimHandle:
     created: Counter[str] = field(default_factory=Counter)  # vcjob name -> creations
 
     def script(self, pattern: str, run_seconds: float | None = None, exit_code: int = 0, reason: str = "") -> None:
-        from broker.kubesim.controller import Script
+        from dualtrack.broker.kubesim.controller import Script
 
         self.sim.controller.scripts.insert(0, Script(pattern, run_seconds, exit_code, reason))
 
@@ -187,7 +187,8 @@ class Broker:
         path.write_text(yaml.safe_dump(self.config))
         began = time.monotonic()
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "broker.cli.main", "serve", "--config", str(path)],
+            self.process = subprocess.Popen([sys.executable, "-m", "dualtrack.broker.cli.main", "serve",
+                                             "--config", str(path)],
                                             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
                                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.starts += 1

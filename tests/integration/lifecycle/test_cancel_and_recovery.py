@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from adapters.inmemory import Outcome
-from broker.config import parse_config
-from broker.context import build_context
-from broker.domain import BackendRef, FailureKind, Job, JobState, Placement
-from broker.handlers.jobs import cancel_job
-from broker.store import Changes
+from dualtrack.adapters.inmemory import Outcome
+from dualtrack.broker.config import parse_config
+from dualtrack.broker.context import build_context
+from dualtrack.broker.domain import BackendRef, FailureKind, Job, JobState, Placement
+from dualtrack.broker.handlers.jobs import cancel_job
+from dualtrack.broker.store import Changes
 from tests.unit.reconciler.conftest import Harness, make_config
 
 SLURM_PINNED = {"timeLimit: 30m": "timeLimit: 30m\n  placement: {track: slurm}"}
@@ -188,7 +188,7 @@ def test_a_backend_that_failed_a_submit_is_skipped_for_the_rest_of_the_cycle(har
 
     def unavailable(job: Job, placement: Placement) -> BackendRef:
         calls.append(job.id)
-        from adapters.base import BackendUnavailable
+        from dualtrack.adapters.base import BackendUnavailable
 
         raise BackendUnavailable("slurmctld does not answer")
 

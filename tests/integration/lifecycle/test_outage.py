@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from proto.dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2 as pb
 from tests.integration.lifecycle.cluster import (
     KUBE_BACKEND,
     REPO,

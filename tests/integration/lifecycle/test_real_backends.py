@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from proto.dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2 as pb
 from tests.integration.lifecycle.cluster import (
     KUBE_BACKEND,
     SLURM_BACKEND,

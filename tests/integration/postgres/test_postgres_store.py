@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import text
 
-from broker.domain import JobState, Placement
-from broker.store import Changes, NewJob, SqlJobStore
+from dualtrack.broker.domain import JobState, Placement
+from dualtrack.broker.store import Changes, NewJob, SqlJobStore
 from tests.contract.store_contract import StoreContract, spec
 
 pytestmark = pytest.mark.postgres

@@ -80,7 +80,7 @@ def test_replicas_share_work_never_dispatch_twice_and_take_over(
         # ... and serves reads of jobs another replica accepted
         some = next(iter(acked.values()))
         for stub_index in range(3):
-            from proto.dualtrack.v1 import broker_pb2 as pb
+            from dualtrack.v1 import broker_pb2 as pb
             assert client.stubs[stub_index].GetJob(pb.GetJobRequest(id=some), timeout=5).id == some
 
         holder = None

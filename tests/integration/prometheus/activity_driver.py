@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import grpc
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.inmemory import InMemoryBackend, Outcome
-from broker.domain import (
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.inmemory import InMemoryBackend, Outcome
+from dualtrack.broker.domain import (
     BackendPhase,
     BackendRef,
     ClusterSnapshot,
@@ -39,7 +39,7 @@ from broker.domain import (
     new_job_id,
     parse_spec,
 )
-from broker.metrics import BrokerMetrics
+from dualtrack.broker.metrics import BrokerMetrics
 
 SERVICE = "dualtrack.v1.Broker"
 TENANTS = ("vision-qa", "vision-rnd", "platform")

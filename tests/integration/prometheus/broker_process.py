@@ -23,8 +23,8 @@ from pathlib import Path
 
 import grpc
 
-from proto.dualtrack.v1 import broker_pb2 as pb
-from proto.dualtrack.v1 import broker_pb2_grpc
+from dualtrack.v1 import broker_pb2 as pb
+from dualtrack.v1 import broker_pb2_grpc
 
 TENANTS = ("vision-qa", "vision-rnd", "platform")
 SPEC = """apiVersion: dualtrack/v1
@@ -59,7 +59,7 @@ IN_MEMORY_BACKENDS = """  - name: slurm-a
 
 def dualtrack_command() -> list[str]:
     script = Path(sys.executable).with_name("dualtrack")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "broker.cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dualtrack.broker.cli.main"]
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from broker.metrics.artifacts import Query, dashboard_queries, rule_queries
-from broker.metrics.promql import signal_of, substitute, unresolved_variables
+from dualtrack.broker.metrics.artifacts import Query, dashboard_queries, rule_queries
+from dualtrack.broker.metrics.promql import signal_of, substitute, unresolved_variables
 
 from .prom_api import BrokerUnderTest, Prometheus, wait_until
 
@@ -120,7 +120,7 @@ def test_top_reads_the_same_numbers_as_prometheus(
     assert wait_until(lambda: _scraped_enough(prometheus), 60)
     from typer.testing import CliRunner
 
-    from broker.cli.top_cmd import app
+    from dualtrack.broker.cli.top_cmd import app
 
     result = CliRunner().invoke(app, ["--metrics-url", f"http://{broker_under_test.metrics_target}/metrics",
                                       "--once"], env={"COLUMNS": "160"})

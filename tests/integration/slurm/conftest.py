@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from adapters.slurm import SlurmBackend, from_config
-from broker.domain import BackendPhase, BackendRef, Job, Observed, Placement, new_job_id, parse_spec
+from dualtrack.adapters.slurm import SlurmBackend, from_config
+from dualtrack.broker.domain import BackendPhase, BackendRef, Job, Observed, Placement, new_job_id, parse_spec
 
 REPO = Path(__file__).resolve().parents[3]
 STATE_DIR = Path(os.environ.get("DUALTRACK_SLURM_DIR", "/var/tmp/dualtrack-slurm"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.slurm import SlurmBackend, from_config
-from broker.domain import BackendPhase, FailureKind, SpecError, parse_spec
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.slurm import SlurmBackend, from_config
+from dualtrack.broker.domain import BackendPhase, FailureKind, SpecError, parse_spec
 
 from .conftest import (
     REPO,

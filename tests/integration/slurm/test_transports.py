@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import BackendUnavailable
-from adapters.slurm import SlurmBackend, from_config
-from broker.domain import BackendPhase, FailureKind
+from dualtrack.adapters.base import BackendUnavailable
+from dualtrack.adapters.slurm import SlurmBackend, from_config
+from dualtrack.broker.domain import BackendPhase, FailureKind
 
 from .conftest import TERMINAL, cli_settings, command_job, output_of, placement, wait_for
 

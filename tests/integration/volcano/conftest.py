@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from adapters.volcano import VolcanoBackend, from_config
-from broker.domain import Job, new_job_id, parse_spec
-from broker.kubesim.config import ClusterConfig, default_cluster, node_group, write_kubeconfig
-from broker.kubesim.model import SimQueue
-from broker.kubesim.server import KubeSim
+from dualtrack.adapters.volcano import VolcanoBackend, from_config
+from dualtrack.broker.domain import Job, new_job_id, parse_spec
+from dualtrack.broker.kubesim.config import ClusterConfig, default_cluster, node_group, write_kubeconfig
+from dualtrack.broker.kubesim.model import SimQueue
+from dualtrack.broker.kubesim.server import KubeSim
 
 WAIT_SECONDS = 30.0
 

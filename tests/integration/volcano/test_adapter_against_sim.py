@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.base import SubmitRejected
-from broker.domain import BackendPhase, FailureKind, Placement
+from dualtrack.adapters.base import SubmitRejected
+from dualtrack.broker.domain import BackendPhase, FailureKind, Placement
 
 from .conftest import Sim, make_job, wait_for
 
@@ -142,9 +142,9 @@ def test_snapshot_reads_topology_and_gpu_types(sim: Sim) -> None:
 
 
 def test_unreachable_api_server_is_backend_unavailable(tmp_path: Path) -> None:
-    from adapters.base import BackendUnavailable
-    from adapters.volcano import from_config
-    from broker.kubesim.config import write_kubeconfig
+    from dualtrack.adapters.base import BackendUnavailable
+    from dualtrack.adapters.volcano import from_config
+    from dualtrack.broker.kubesim.config import write_kubeconfig
 
     kubeconfig = tmp_path / "kubeconfig"
     write_kubeconfig(kubeconfig, "http://127.0.0.1:9", "nobody")  # discard port: nothing listens
@@ -223,7 +223,7 @@ def test_evicted_pod_restarts_the_gang_in_place(sim: Sim) -> None:
 def test_other_namespace_refs_and_a_missing_namespace(sim: Sim) -> None:
     backend = sim.backend(namespace="team-x")  # the simulator has only "default"
     assert backend.managed() == []  # listing in a namespace that does not exist is empty, as on a real server
-    from adapters.base import BackendUnavailable
+    from dualtrack.adapters.base import BackendUnavailable
 
     with pytest.raises(BackendUnavailable, match="namespace team-x"):
         backend.submit(make_job("nowhere"), Placement("kube-test"))

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from broker.domain import Placement
+from dualtrack.broker.domain import Placement
 
 from .conftest import Sim, make_job, wait_for
 

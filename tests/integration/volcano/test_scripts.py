@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.volcano import from_config
+from dualtrack.adapters.volcano import from_config
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.api.convert import spec_dict_from_pb, spec_to_pb
-from broker.domain import parse_spec, parse_spec_yaml
+from dualtrack.broker.api.convert import spec_dict_from_pb, spec_to_pb
+from dualtrack.broker.domain import parse_spec, parse_spec_yaml
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 

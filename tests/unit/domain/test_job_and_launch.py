@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from broker.domain import (
+from dualtrack.broker.domain import (
     TERMINAL_STATES,
     TRANSITIONS,
     JobState,
@@ -17,8 +17,8 @@ from broker.domain import (
     parse_backend_object_name,
     parse_spec,
 )
-from broker.domain.launch import EnvRef, launch_argv, render_kubernetes, render_shell
-from broker.domain.spec import DNS1123_LABEL
+from dualtrack.broker.domain.launch import EnvRef, launch_argv, render_kubernetes, render_shell
+from dualtrack.broker.domain.spec import DNS1123_LABEL
 
 
 def test_terminal_states_have_no_way_out() -> None:

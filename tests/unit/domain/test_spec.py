@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.domain import SpecError, parse_spec, parse_spec_yaml
-from broker.domain.quantity import format_duration, parse_duration, parse_memory
+from dualtrack.broker.domain import SpecError, parse_spec, parse_spec_yaml
+from dualtrack.broker.domain.quantity import format_duration, parse_duration, parse_memory
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 

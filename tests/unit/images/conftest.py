@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from broker.images.convert import SIF_MAGIC, SIF_MAGIC_OFFSET, ProgressFn
-from broker.images.errors import ConversionFailed
-from broker.images.resolve import ResolvedImage
+from dualtrack.broker.images.convert import SIF_MAGIC, SIF_MAGIC_OFFSET, ProgressFn
+from dualtrack.broker.images.errors import ConversionFailed
+from dualtrack.broker.images.resolve import ResolvedImage
 
 
 def digest(n: int) -> str:

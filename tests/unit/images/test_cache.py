@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from broker.domain.image import sif_filename
-from broker.images.cache import SifCache
-from broker.images.errors import ConversionFailed
+from dualtrack.broker.domain.image import sif_filename
+from dualtrack.broker.images.cache import SifCache
+from dualtrack.broker.images.errors import ConversionFailed
 
 
 def visible_files(directory: Path) -> list[str]:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from broker.images.convert import ApptainerConverter, SkopeoUmociConverter, converter_for, looks_like_sif
-from broker.images.errors import ConversionFailed, ToolMissing
+from dualtrack.broker.images.convert import ApptainerConverter, SkopeoUmociConverter, converter_for, looks_like_sif
+from dualtrack.broker.images.errors import ConversionFailed, ToolMissing
 
 FAKE_APPTAINER = """#!/bin/sh
 echo "$@" > "$RECORD"

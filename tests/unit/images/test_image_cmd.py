@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from typer.testing import CliRunner
 
-from broker.cli.image_cmd import app
+from dualtrack.broker.cli.image_cmd import app
 
 
 def config(tmp_path: Path, images: str) -> Path:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import broker.images.resolve as resolve_module
-from broker.images.errors import ImageError, ImageNotFound, RegistryUnreachable, ToolMissing
-from broker.images.reference import apply_mirrors, parse_reference
-from broker.images.resolve import resolve_image
-from broker.images.settings import ImageSettings
+import dualtrack.broker.images.resolve as resolve_module
+from dualtrack.broker.images.errors import ImageError, ImageNotFound, RegistryUnreachable, ToolMissing
+from dualtrack.broker.images.reference import apply_mirrors, parse_reference
+from dualtrack.broker.images.resolve import resolve_image
+from dualtrack.broker.images.settings import ImageSettings
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

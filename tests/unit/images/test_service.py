@@ -5,10 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from broker.images.errors import ImageNotFound
-from broker.images.resolve import ResolvedImage
-from broker.images.service import CONVERSION_OVERHEAD_SECONDS, UNKNOWN_IMAGE_BYTES, ImageService
-from broker.images.settings import ImageSettings
+from dualtrack.broker.images.errors import ImageNotFound
+from dualtrack.broker.images.resolve import ResolvedImage
+from dualtrack.broker.images.service import CONVERSION_OVERHEAD_SECONDS, UNKNOWN_IMAGE_BYTES, ImageService
+from dualtrack.broker.images.settings import ImageSettings
 
 
 def service(h: SimpleNamespace, tmp_path: Path, log: Path, **kwargs: object) -> tuple[ImageService, list[str]]:

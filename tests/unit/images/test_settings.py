@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.images.settings import DEFAULT_MAX_BYTES, ImageSettings
+from dualtrack.broker.images.settings import DEFAULT_MAX_BYTES, ImageSettings
 
 
 def test_defaults_from_nothing() -> None:

@@ -7,8 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from broker.images.oci_layout import ImageConfig
-from broker.images.singularity_dir import ADDED_PATHS, add_singularity_dir, env_script, runscript
+from dualtrack.broker.images.oci_layout import ImageConfig
+from dualtrack.broker.images.singularity_dir import ADDED_PATHS, add_singularity_dir, env_script, runscript
 
 
 def sh(script: str, *args: str, env: dict[str, str] | None = None) -> str:

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from broker.kubesim.config import node_group
-from broker.kubesim.model import FAILED, PENDING, RUNNING, SUCCEEDED, ClusterModel, Gang, PodRequest, SimNode, SimQueue
+from dualtrack.broker.kubesim.config import node_group
+from dualtrack.broker.kubesim.model import (
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    ClusterModel,
+    Gang,
+    PodRequest,
+    SimNode,
+    SimQueue,
+)
 
 
 class Clock:

@@ -6,9 +6,9 @@ import urllib.request
 
 import pytest
 
-from adapters.inmemory import InMemoryBackend
-from broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity
-from broker.metrics import BrokerMetrics
+from dualtrack.adapters.inmemory import InMemoryBackend
+from dualtrack.broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity
+from dualtrack.broker.metrics import BrokerMetrics
 
 
 def value(metrics: BrokerMetrics, name: str, **labels: str) -> float | None:

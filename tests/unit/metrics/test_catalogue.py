@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.metrics import BrokerMetrics
-from broker.metrics.artifacts import DASHBOARD_PATH, Query, dashboard_queries, rule_queries
-from broker.metrics.promql import exported_names, substitute, unexported_names, unresolved_variables
+from dualtrack.broker.metrics import BrokerMetrics
+from dualtrack.broker.metrics.artifacts import DASHBOARD_PATH, Query, dashboard_queries, rule_queries
+from dualtrack.broker.metrics.promql import exported_names, substitute, unexported_names, unresolved_variables
 
 
 def _by_origin(queries: list[Query]) -> dict[str, str]:
@@ -79,7 +79,7 @@ def test_the_dashboard_has_the_panels_the_issue_asks_for(title: str) -> None:
 
 
 def test_docs_operations_describes_every_exported_metric() -> None:
-    from broker.metrics.artifacts import REPO_ROOT
+    from dualtrack.broker.metrics.artifacts import REPO_ROOT
 
     text = (REPO_ROOT / "docs" / "operations.md").read_text()
     families = {f.name + ("_total" if f.type == "counter" else "") for f in BrokerMetrics().registry.collect()}

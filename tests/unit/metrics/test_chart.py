@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from broker.config import parse_config
-from broker.metrics.artifacts import REPO_ROOT, load_rules
+from dualtrack.broker.config import parse_config
+from dualtrack.broker.metrics.artifacts import REPO_ROOT, load_rules
 
 from .gotemplate import Chart, TemplateError
 

@@ -8,7 +8,7 @@ from concurrent import futures
 import grpc
 import pytest
 
-from broker.metrics import BrokerMetrics
+from dualtrack.broker.metrics import BrokerMetrics
 
 SERVICE = "test.v1.Echo"
 

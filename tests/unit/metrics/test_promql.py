@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.metrics.promql import metric_names, signal_of, substitute, unresolved_variables
+from dualtrack.broker.metrics.promql import metric_names, signal_of, substitute, unresolved_variables
 
 
 def test_metric_names_skip_quoted_label_values_and_recording_rule_names() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.metrics.artifacts import RULES_PATH
+from dualtrack.broker.metrics.artifacts import RULES_PATH
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
-from broker.cli.top_cmd import app, render_text
-from broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity
-from broker.metrics import BrokerMetrics
-from broker.metrics.reading import quantile, read_view
+from dualtrack.broker.cli.top_cmd import app, render_text
+from dualtrack.broker.domain import ClusterSnapshot, NodeCapacity, PoolCapacity
+from dualtrack.broker.metrics import BrokerMetrics
+from dualtrack.broker.metrics.reading import quantile, read_view
 
 
 def busy_broker() -> BrokerMetrics:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from broker.domain import ClusterSnapshot, Feature, Job, NodeCapacity, PoolCapacity, Switch, parse_spec
-from policies import BackendInfo, PlacementContext, TenantUsage
+from dualtrack.broker.domain import ClusterSnapshot, Feature, Job, NodeCapacity, PoolCapacity, Switch, parse_spec
+from dualtrack.policies import BackendInfo, PlacementContext, TenantUsage
 
 GiB = 1024**3
 TRACK_OF = {"slurm": "slurm", "volcano": "kubernetes"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import PlacementEngine, PolicyConfig
+from dualtrack.policies import PlacementEngine, PolicyConfig
 
 
 @pytest.fixture

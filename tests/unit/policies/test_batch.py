@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from broker.domain import FilterStatus, PoolCapacity
-from policies import PlacementEngine, PolicyConfig
-from policies.capacity import GangFit, Tier
-from policies.session import Session
+from dualtrack.broker.domain import FilterStatus, PoolCapacity
+from dualtrack.policies import PlacementEngine, PolicyConfig
+from dualtrack.policies.capacity import GangFit, Tier
+from dualtrack.policies.session import Session
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 OK, UNSCHED = FilterStatus.OK, FilterStatus.UNSCHEDULABLE

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broker.domain import FilterStatus, NodeCapacity
-from policies.capacity import GangRequest, SnapshotIndex, Tier, fit_gang
+from dualtrack.broker.domain import FilterStatus, NodeCapacity
+from dualtrack.policies.capacity import GangRequest, SnapshotIndex, Tier, fit_gang
 from tests.unit.policies.builders import make_job, node, rack, snapshot
 
 OK, UNSCHED, UNRES = FilterStatus.OK, FilterStatus.UNSCHEDULABLE, FilterStatus.UNRESOLVABLE

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from policies import PolicyConfig
+from dualtrack.policies import PolicyConfig
 
 EXAMPLE: dict[str, Any] = {
     "profile": "default",

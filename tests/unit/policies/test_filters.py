@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from broker.domain import ClusterSnapshot, Feature, FilterStatus, PoolCapacity
-from policies import PlacementEngine, PolicyConfig
+from dualtrack.broker.domain import ClusterSnapshot, Feature, FilterStatus, PoolCapacity
+from dualtrack.policies import PlacementEngine, PolicyConfig
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 OK, UNSCHED, UNRES = FilterStatus.OK, FilterStatus.UNSCHEDULABLE, FilterStatus.UNRESOLVABLE
@@ -188,7 +188,7 @@ def test_unresolvable_capacity_stops_filtering_before_quota(engine: PlacementEng
 
 
 def test_a_configured_backend_without_a_snapshot_is_down(engine: PlacementEngine) -> None:
-    from policies import BackendInfo, PlacementContext
+    from dualtrack.policies import BackendInfo, PlacementContext
 
     ctx = PlacementContext(now=0.0, snapshots={}, backends={"hpc": BackendInfo("hpc", "slurm", "slurm")})
     decision = engine.place(make_job(), ctx)
@@ -197,7 +197,7 @@ def test_a_configured_backend_without_a_snapshot_is_down(engine: PlacementEngine
 
 
 def test_a_snapshot_without_backend_info_takes_its_track_from_its_kind(engine: PlacementEngine) -> None:
-    from policies import PlacementContext
+    from dualtrack.policies import PlacementContext
 
     ctx = PlacementContext(now=0.0, snapshots={"kube": KUBE}, backends={})
     decision = engine.place(make_job(track="kubernetes"), ctx)

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from broker.domain import FilterStatus
-from policies import PlacementEngine, PluginError, PolicyConfig
-from policies.framework import FilterResult, RawScore, evaluate
+from dualtrack.broker.domain import FilterStatus
+from dualtrack.policies import PlacementEngine, PluginError, PolicyConfig
+from dualtrack.policies.framework import FilterResult, RawScore, evaluate
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 
@@ -119,7 +119,7 @@ def test_weights_come_from_config_and_zero_disables() -> None:
 
 
 def test_the_explanation_round_trips_through_a_dict(engine: PlacementEngine) -> None:
-    from broker.domain import Explanation
+    from dualtrack.broker.domain import Explanation
 
     decision = engine.place(make_job(), context(snapshot("b", "slurm", rack("n", 1)), snapshot("k", "volcano", [])))
     assert Explanation.from_dict(decision.explanation.to_dict()) == decision.explanation

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.domain import ClusterSnapshot, FilterStatus, NodeCapacity, PoolCapacity
-from policies import PlacementEngine, PolicyConfig
-from policies.capacity import SnapshotIndex
-from policies.capacity.index import GangView
-from policies.session import Session
+from dualtrack.broker.domain import ClusterSnapshot, FilterStatus, NodeCapacity, PoolCapacity
+from dualtrack.policies import PlacementEngine, PolicyConfig
+from dualtrack.policies.capacity import SnapshotIndex
+from dualtrack.policies.capacity.index import GangView
+from dualtrack.policies.session import Session
 from tests.unit.policies.builders import GiB, context, make_job, node, snapshot
 
 SETTINGS = settings(max_examples=120, deadline=None)

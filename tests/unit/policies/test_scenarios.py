@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from broker.domain import FilterStatus
-from policies import PlacementEngine, PolicyConfig
+from dualtrack.broker.domain import FilterStatus
+from dualtrack.policies import PlacementEngine, PolicyConfig
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 

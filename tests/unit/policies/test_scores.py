@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from broker.domain import ClusterSnapshot, Feature, PoolCapacity
-from policies import PlacementEngine, PolicyConfig
+from dualtrack.broker.domain import ClusterSnapshot, Feature, PoolCapacity
+from dualtrack.policies import PlacementEngine, PolicyConfig
 from tests.unit.policies.builders import context, make_job, node, rack, snapshot
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from adapters.inmemory import InMemoryBackend
-from broker.config import parse_config
-from broker.context import BrokerContext, build_context
-from broker.domain import Job
-from broker.handlers.jobs import submit_job
-from broker.handlers.specs import SpecSource
-from broker.reconciler import Reconciler
+from dualtrack.adapters.inmemory import InMemoryBackend
+from dualtrack.broker.config import parse_config
+from dualtrack.broker.context import BrokerContext, build_context
+from dualtrack.broker.domain import Job
+from dualtrack.broker.handlers.jobs import submit_job
+from dualtrack.broker.handlers.specs import SpecSource
+from dualtrack.broker.reconciler import Reconciler
 
 REPO = Path(__file__).resolve().parents[3]
 

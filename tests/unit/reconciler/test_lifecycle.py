@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 
-from adapters.inmemory import Outcome
-from broker.domain import FailureKind, JobState, Placement
-from broker.handlers.jobs import cancel_job
-from broker.store import Changes
+from dualtrack.adapters.inmemory import Outcome
+from dualtrack.broker.domain import FailureKind, JobState, Placement
+from dualtrack.broker.handlers.jobs import cancel_job
+from dualtrack.broker.store import Changes
 from tests.unit.reconciler.conftest import Harness
 
 
@@ -133,7 +133,7 @@ def test_time_limit_is_enforced_by_the_broker_when_the_backend_does_not(make_har
 
 
 def test_only_the_lease_holder_reconciles(harness: Harness) -> None:
-    from broker.reconciler import Reconciler
+    from dualtrack.broker.reconciler import Reconciler
 
     other = Reconciler(harness.ctx, holder="someone-else")
     harness.cycle()  # our harness holds the lease now
@@ -141,8 +141,8 @@ def test_only_the_lease_holder_reconciles(harness: Harness) -> None:
 
 
 def test_jobs_of_unknown_ids_are_left_alone_unless_asked(make_harness) -> None:  # type: ignore[no-untyped-def]
-    from broker.domain import Job as DomainJob
-    from broker.domain import parse_spec_yaml
+    from dualtrack.broker.domain import Job as DomainJob
+    from dualtrack.broker.domain import parse_spec_yaml
     from tests.unit.reconciler.conftest import REPO
 
     spec = parse_spec_yaml((REPO / "examples" / "yolo-1gpu.yaml").read_text())

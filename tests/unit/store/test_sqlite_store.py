@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from broker.domain import JobState
-from broker.store import NewJob, SqlJobStore
+from dualtrack.broker.domain import JobState
+from dualtrack.broker.store import NewJob, SqlJobStore
 from tests.contract.store_contract import StoreContract, spec
 
 

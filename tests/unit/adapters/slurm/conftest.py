@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.slurm.settings import SlurmSettings, parse_settings
-from broker.domain import Job, parse_spec
+from dualtrack.adapters.slurm.settings import SlurmSettings, parse_settings
+from dualtrack.broker.domain import Job, parse_spec
 
 FIXTURES = Path(__file__).resolve().parents[4] / "tests" / "fixtures" / "slurm"
 DIGEST = "sha256:" + "ab" * 32

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.base import Backend, BackendUnavailable, StartEstimator
-from adapters.slurm.backend import SlurmBackend, broker_job_of
-from adapters.slurm.parsers import parse_jobs, parse_nodes
-from adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
-from adapters.slurm.render import BatchRequest
-from adapters.slurm.text import parse_partitions_text, parse_topology
-from broker.domain import BackendPhase, BackendRef, FailureKind, Feature, Placement
+from dualtrack.adapters.base import Backend, BackendUnavailable, StartEstimator
+from dualtrack.adapters.slurm.backend import SlurmBackend, broker_job_of
+from dualtrack.adapters.slurm.parsers import parse_jobs, parse_nodes
+from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
+from dualtrack.adapters.slurm.render import BatchRequest
+from dualtrack.adapters.slurm.text import parse_partitions_text, parse_topology
+from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Feature, Placement
 
 from .conftest import FIXTURES, load, make_job, settings
 

@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from adapters.slurm.parsers import (
+from dualtrack.adapters.slurm.parsers import (
     errors_of,
     gpus_in,
     gres_type,
@@ -18,10 +18,10 @@ from adapters.slurm.parsers import (
     parse_partitions,
     split_state,
 )
-from adapters.slurm.records import JobRecord
-from adapters.slurm.render import build_request
-from adapters.slurm.rest import endpoint_paths, submit_body
-from broker.domain import Placement
+from dualtrack.adapters.slurm.records import JobRecord
+from dualtrack.adapters.slurm.render import build_request
+from dualtrack.adapters.slurm.rest import endpoint_paths, submit_body
+from dualtrack.broker.domain import Placement
 
 from .conftest import load, make_job, settings
 

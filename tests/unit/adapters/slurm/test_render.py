@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import SubmitRejected
-from adapters.slurm.render import build_request, script_text
-from adapters.slurm.settings import SlurmSettings
-from broker.domain import Job, Placement, parse_spec
+from dualtrack.adapters.base import SubmitRejected
+from dualtrack.adapters.slurm.render import build_request, script_text
+from dualtrack.adapters.slurm.settings import SlurmSettings
+from dualtrack.broker.domain import Job, Placement, parse_spec
 
 from .conftest import DIGEST, make_job, settings
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from adapters.slurm import from_config
-from adapters.slurm.settings import DEFAULT_SIF_RUNNER, parse_settings
+from dualtrack.adapters.slurm import from_config
+from dualtrack.adapters.slurm.settings import DEFAULT_SIF_RUNNER, parse_settings
 
 
 def test_defaults() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.slurm.records import JobRecord
-from adapters.slurm.states import STATE_TABLE, map_state, reason_text
-from broker.domain import BackendPhase as P
-from broker.domain import FailureKind as F
+from dualtrack.adapters.slurm.records import JobRecord
+from dualtrack.adapters.slurm.states import STATE_TABLE, map_state, reason_text
+from dualtrack.broker.domain import BackendPhase as P
+from dualtrack.broker.domain import FailureKind as F
 
 from .conftest import load
 

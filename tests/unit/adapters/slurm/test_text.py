@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.slurm.hostlist import expand_hostlist
-from adapters.slurm.text import (
+from dualtrack.adapters.slurm.hostlist import expand_hostlist
+from dualtrack.adapters.slurm.text import (
     minutes_text_to_seconds,
     parse_partitions_text,
     parse_sacct_parsable,

@@ -4,9 +4,9 @@ import shlex
 
 import pytest
 
-from adapters.base import BackendUnavailable
-from adapters.slurm.settings import SshSettings
-from adapters.slurm.transport import LocalRunner, SshRunner, looks_unreachable, run_with_watchdog
+from dualtrack.adapters.base import BackendUnavailable
+from dualtrack.adapters.slurm.settings import SshSettings
+from dualtrack.adapters.slurm.transport import LocalRunner, SshRunner, looks_unreachable, run_with_watchdog
 
 
 def test_watchdog_returns_output_and_kills_at_the_deadline() -> None:

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from broker.domain import Job, parse_spec, parse_spec_yaml
+from dualtrack.broker.domain import Job, parse_spec, parse_spec_yaml
 
 REPO = Path(__file__).resolve().parents[4]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))

@@ -9,9 +9,9 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
-from adapters.base import BackendUnavailable, SubmitRejected
-from adapters.volcano.client import AlreadyExists, KubeClient, NotFound
-from adapters.volcano.settings import parse_settings
+from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.volcano.client import AlreadyExists, KubeClient, NotFound
+from dualtrack.adapters.volcano.settings import parse_settings
 
 
 class Response:

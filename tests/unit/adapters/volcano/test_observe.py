@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from adapters.volcano.observe import PHASES, failure_of, observe_one, phase_of, unschedulable_reason
-from broker.domain import BackendPhase, BackendRef, FailureKind
+from dualtrack.adapters.volcano.observe import PHASES, failure_of, observe_one, phase_of, unschedulable_reason
+from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind
 
 REF = BackendRef("kube", "dt-j1-1", "default/dt-j1-1")
 

@@ -8,9 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
-from adapters.volcano.render import format_memory, render_vcjob, to_yaml
-from adapters.volcano.settings import parse_settings
-from broker.domain import Placement
+from dualtrack.adapters.volcano.render import format_memory, render_vcjob, to_yaml
+from dualtrack.adapters.volcano.settings import parse_settings
+from dualtrack.broker.domain import Placement
 
 from .conftest import EXAMPLES, example_job, job_from
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from adapters.volcano import from_config
-from adapters.volcano.settings import parse_settings
+from dualtrack.adapters.volcano import from_config
+from dualtrack.adapters.volcano.settings import parse_settings
 
 
 def test_defaults() -> None:
@@ -55,8 +55,8 @@ def test_the_example_config_fragment_builds_through_the_registry() -> None:
 
     import yaml
 
-    from adapters.base import Backend
-    from adapters.registry import build_backend
+    from dualtrack.adapters.base import Backend
+    from dualtrack.adapters.registry import build_backend
 
     path = Path(__file__).resolve().parents[4] / "examples" / "config" / "kube-local.yaml"
     (entry,) = yaml.safe_load(path.read_text())["backends"]

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from adapters.volcano.settings import parse_settings
-from adapters.volcano.snapshot import build_snapshot, gpu_type_of
+from dualtrack.adapters.volcano.settings import parse_settings
+from dualtrack.adapters.volcano.snapshot import build_snapshot, gpu_type_of
 
 SETTINGS = parse_settings("kube", {"gpuProducts": {"a100-80g": "NVIDIA-A100-SXM4-80GB"}})
 
