@@ -1,7 +1,7 @@
 """``dualtrack kubesim serve``: run the Kubernetes API + Volcano simulator in the foreground.
 
 The lead mounts ``app`` as ``dualtrack kubesim`` (``main.app.add_typer(kubesim_cmd.app, name="kubesim")``).
-Same entry point as ``python -m dualtrack.broker.kubesim``: prints the URL, writes the kubeconfig, serves until
+Same entry point as ``python -m dualtrack.sim.kubeapi``: prints the URL, writes the kubeconfig, serves until
 SIGINT/SIGTERM. Exit code 2 for a bad cluster file or a port in use.
 """
 
@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from dualtrack.broker.kubesim.main import run
-from dualtrack.broker.kubesim.server import DEFAULT_CRD_DIR
+from dualtrack.sim.kubeapi.main import run
+from dualtrack.sim.kubeapi.server import DEFAULT_CRD_DIR
 
 app = typer.Typer(help="A local Kubernetes API with a Volcano-like gang scheduler, for tests and demos.",
                   no_args_is_help=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the Kubernetes API simulator (python -m dualtrack.broker.kubesim) in the background on 127.0.0.1:$PORT
+# Start the Kubernetes API simulator (python -m dualtrack.sim.kubeapi) in the background on 127.0.0.1:$PORT
 # (default 16443) with 4 nodes x 8 A100 under 2 switches, unless it already answers there.
 # State folder ${DUALTRACK_KUBESIM_DIR:-/var/tmp/dualtrack-kubesim}: kubesim.pid, kubesim.log, kubeconfig.
 # Extra arguments go to the simulator (e.g. --cluster FILE --run-seconds 5). Waits until /healthz answers
@@ -23,7 +23,7 @@ if [ -f "$DIR/kubesim.pid" ] && kill -0 "$(cat "$DIR/kubesim.pid")" 2>/dev/null 
 fi
 rm -f "$DIR/kubeconfig"
 cd "$REPO"
-nohup "$PYTHON" -m dualtrack.broker.kubesim --port "$PORT" --kubeconfig-out "$DIR/kubeconfig" "$@" \
+nohup "$PYTHON" -m dualtrack.sim.kubeapi --port "$PORT" --kubeconfig-out "$DIR/kubeconfig" "$@" \
   >"$DIR/kubesim.log" 2>&1 &
 echo $! >"$DIR/kubesim.pid"
 for _ in $(seq 1 200); do

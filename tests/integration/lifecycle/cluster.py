@@ -28,8 +28,8 @@ import grpc
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from dualtrack.broker.kubesim.config import default_cluster, write_kubeconfig
-from dualtrack.broker.kubesim.server import KubeSim
+from dualtrack.sim.kubeapi.config import default_cluster, write_kubeconfig
+from dualtrack.sim.kubeapi.server import KubeSim
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
@@ -108,7 +108,7 @@ class SimHandle:
     created: Counter[str] = field(default_factory=Counter)  # vcjob name -> creations
 
     def script(self, pattern: str, run_seconds: float | None = None, exit_code: int = 0, reason: str = "") -> None:
-        from dualtrack.broker.kubesim.controller import Script
+        from dualtrack.sim.kubeapi.controller import Script
 
         self.sim.controller.scripts.insert(0, Script(pattern, run_seconds, exit_code, reason))
 

@@ -14,9 +14,9 @@ import pytest
 
 from dualtrack.adapters.volcano import VolcanoBackend, from_config
 from dualtrack.broker.domain import Job, new_job_id, parse_spec
-from dualtrack.broker.kubesim.config import ClusterConfig, default_cluster, node_group, write_kubeconfig
-from dualtrack.broker.kubesim.model import SimQueue
-from dualtrack.broker.kubesim.server import KubeSim
+from dualtrack.sim.kubeapi.config import ClusterConfig, default_cluster, node_group, write_kubeconfig
+from dualtrack.sim.kubeapi.model import SimQueue
+from dualtrack.sim.kubeapi.server import KubeSim
 
 WAIT_SECONDS = 30.0
 

@@ -144,7 +144,7 @@ def test_snapshot_reads_topology_and_gpu_types(sim: Sim) -> None:
 def test_unreachable_api_server_is_backend_unavailable(tmp_path: Path) -> None:
     from dualtrack.adapters.base import BackendUnavailable
     from dualtrack.adapters.volcano import from_config
-    from dualtrack.broker.kubesim.config import write_kubeconfig
+    from dualtrack.sim.kubeapi.config import write_kubeconfig
 
     kubeconfig = tmp_path / "kubeconfig"
     write_kubeconfig(kubeconfig, "http://127.0.0.1:9", "nobody")  # discard port: nothing listens

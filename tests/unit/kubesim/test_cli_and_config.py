@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from dualtrack.broker.cli.kubesim_cmd import app
-from dualtrack.broker.kubesim.config import load_cluster, write_kubeconfig
+from dualtrack.sim.kubeapi.config import load_cluster, write_kubeconfig
 
 
 def test_serve_refuses_a_bad_cluster_file_with_exit_2(tmp_path: Path) -> None:

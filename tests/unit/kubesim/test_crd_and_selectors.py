@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from dualtrack.broker.kubesim.crd import load_crds, pruned_copy, to_json_schema, validate
-from dualtrack.broker.kubesim.selectors import parse_field_selector, parse_label_selector
-from dualtrack.broker.kubesim.server import DEFAULT_CRD_DIR
+from dualtrack.sim.kubeapi.crd import load_crds, pruned_copy, to_json_schema, validate
+from dualtrack.sim.kubeapi.selectors import parse_field_selector, parse_label_selector
+from dualtrack.sim.kubeapi.server import DEFAULT_CRD_DIR
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dualtrack.broker.kubesim.config import node_group
-from dualtrack.broker.kubesim.model import (
+from dualtrack.sim.kubeapi.config import node_group
+from dualtrack.sim.kubeapi.model import (
     FAILED,
     PENDING,
     RUNNING,

@@ -6,9 +6,9 @@ from collections import deque
 
 import pytest
 
-from dualtrack.broker.kubesim.patching import json_patch, merge_patch
-from dualtrack.broker.kubesim.resources import CORE
-from dualtrack.broker.kubesim.store import ApiError, Store
+from dualtrack.sim.kubeapi.patching import json_patch, merge_patch
+from dualtrack.sim.kubeapi.resources import CORE
+from dualtrack.sim.kubeapi.store import ApiError, Store
 
 NODES = next(r for r in CORE if r.plural == "nodes")
 PODS = next(r for r in CORE if r.plural == "pods")
@@ -82,7 +82,7 @@ def test_json_patch() -> None:
 
 
 def test_volcano_webhook_defaults() -> None:
-    from dualtrack.broker.kubesim.controller import VolcanoController
+    from dualtrack.sim.kubeapi.controller import VolcanoController
 
     job = {"spec": {"maxRetry": 0, "tasks": [{"replicas": 2}, {"name": "ps", "replicas": 1}]}}
     VolcanoController.mutate(job)

@@ -1,6 +1,6 @@
 """A Volcano-like controller over the simulator's store and cluster model.
 
-Caller: ``broker.kubesim.server.KubeSim`` (``admit`` on vcjob create, ``tick`` from its loop thread).
+Caller: ``sim.kubeapi.server.KubeSim`` (``admit`` on vcjob create, ``tick`` from its loop thread).
 ``tick()`` holds the store lock and:
 1. syncs Queue and Node objects into the model (capability, Ready, cordon, taints, labels);
 2. gives every new vcjob a PodGroup (``<job>-<uid>``) and pods ``<job>-<task>-<i>`` (labels and annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity as _parse_quantity
 
-from dualtrack.broker.kubesim.model import (
+from dualtrack.sim.kubeapi.model import (
     FAILED,
     GPU,
     PENDING,
@@ -38,8 +38,8 @@ from dualtrack.broker.kubesim.model import (
     PodRequest,
     SimQueue,
 )
-from dualtrack.broker.kubesim.resources import Registry, Resource
-from dualtrack.broker.kubesim.store import ApiError, Obj, Store, now_rfc3339
+from dualtrack.sim.kubeapi.resources import Registry, Resource
+from dualtrack.sim.kubeapi.store import ApiError, Obj, Store, now_rfc3339
 
 parse_quantity: Callable[[Any], Decimal] = _parse_quantity
 DEFAULT_MAX_RETRY = 3  # what Volcano's mutating webhook puts into a vcjob without maxRetry

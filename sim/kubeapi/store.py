@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dualtrack.broker.kubesim.resources import Resource
+from dualtrack.sim.kubeapi.resources import Resource
 
 Obj = dict[str, Any]
 ObjList = list[Obj]

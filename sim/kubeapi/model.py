@@ -1,7 +1,7 @@
 """The simulated cluster: nodes with GPUs and topology, Volcano queues, and an all-or-nothing gang scheduler.
 
 A plain Python module with no HTTP and no threads, driven by an injectable clock, so it runs in real time
-behind the API simulator (``broker.kubesim.controller``) and in virtual time in unit tests or a trace-replay
+behind the API simulator (``sim.kubeapi.controller``) and in virtual time in unit tests or a trace-replay
 simulator. Callers add gangs, call ``step()`` and read gangs and nodes back; they must serialise access.
 
 Scheduling (one ``step()``): finished gangs release their GPUs first (each pod runs ``run_seconds`` from the

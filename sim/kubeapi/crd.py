@@ -1,6 +1,6 @@
 """CustomResourceDefinitions for the simulator: loading, structural pruning and schema validation.
 
-Caller: ``broker.kubesim.resources`` (registers each CRD as an API resource) and the HTTP layer (validates
+Caller: ``sim.kubeapi.resources`` (registers each CRD as an API resource) and the HTTP layer (validates
 creates/updates). ``load_crds(directory)`` reads every ``*.yaml`` CRD there. ``validate(crd, obj)`` returns
 the list of causes a real API server would put into a 422 Status (empty when valid); ``prune(crd, obj)``
 drops (and returns the paths of) fields the schema does not know, as a real server does for structural

@@ -1,12 +1,12 @@
 """The objects a fresh simulator starts with: Node objects of the model's nodes and the HyperNode tree.
 
-Caller: ``broker.kubesim.server.KubeSim``.
+Caller: ``sim.kubeapi.server.KubeSim``.
 """
 
 from __future__ import annotations
 
-from dualtrack.broker.kubesim.model import GPU, SimNode
-from dualtrack.broker.kubesim.store import Obj
+from dualtrack.sim.kubeapi.model import GPU, SimNode
+from dualtrack.sim.kubeapi.store import Obj
 
 KUBELET_VERSION = "v1.32.0-kubesim"
 

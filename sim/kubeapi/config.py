@@ -1,6 +1,6 @@
 """What the simulated cluster is made of: nodes, GPUs, topology, queues, namespaces.
 
-Caller: ``broker.kubesim.main`` (command line) and tests. ``default_cluster()`` is 4 nodes x 8 A100 under 2
+Caller: ``sim.kubeapi.main`` (command line) and tests. ``default_cluster()`` is 4 nodes x 8 A100 under 2
 switches; ``load_cluster(path)`` reads a YAML file:
 
     nodes:                                   # single nodes or groups with count
@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from dualtrack.broker.domain.quantity import parse_memory
-from dualtrack.broker.kubesim.model import SimNode, SimQueue
+from dualtrack.sim.kubeapi.model import SimNode, SimQueue
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 

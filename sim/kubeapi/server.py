@@ -1,6 +1,6 @@
 """The Kubernetes API simulator: a real HTTP server on 127.0.0.1 that the official client and kubectl use.
 
-Caller: ``broker.kubesim.main`` and tests (``KubeSim(...).start()`` ... ``stop()``). Serves discovery
+Caller: ``sim.kubeapi.main`` and tests (``KubeSim(...).start()`` ... ``stop()``). Serves discovery
 (``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<group>[/<version>]``), namespaces, nodes, pods and the
 Volcano custom resources (vcjobs, podgroups, queues, hypernodes) with get/list/watch/create/update/patch/delete,
 label and field selectors, resourceVersions, 404/409/410/422 ``Status`` answers and Table answers for kubectl.
@@ -24,16 +24,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dualtrack.broker.kubesim import crd as crdlib
-from dualtrack.broker.kubesim.config import ClusterConfig, default_cluster
-from dualtrack.broker.kubesim.controller import Script, VolcanoController
-from dualtrack.broker.kubesim.model import GPU, ClusterModel
-from dualtrack.broker.kubesim.patching import json_patch, merge_patch
-from dualtrack.broker.kubesim.resources import Registry, Resource, build_resources
-from dualtrack.broker.kubesim.seed import hypernode_objects, node_object
-from dualtrack.broker.kubesim.selectors import parse_field_selector, parse_label_selector
-from dualtrack.broker.kubesim.store import ApiError, Obj, Store
-from dualtrack.broker.kubesim.tables import to_table
+from dualtrack.sim.kubeapi import crd as crdlib
+from dualtrack.sim.kubeapi.config import ClusterConfig, default_cluster
+from dualtrack.sim.kubeapi.controller import Script, VolcanoController
+from dualtrack.sim.kubeapi.model import GPU, ClusterModel
+from dualtrack.sim.kubeapi.patching import json_patch, merge_patch
+from dualtrack.sim.kubeapi.resources import Registry, Resource, build_resources
+from dualtrack.sim.kubeapi.seed import hypernode_objects, node_object
+from dualtrack.sim.kubeapi.selectors import parse_field_selector, parse_label_selector
+from dualtrack.sim.kubeapi.store import ApiError, Obj, Store
+from dualtrack.sim.kubeapi.tables import to_table
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", "gitCommit": "kubesim",
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dualtrack.broker.kubesim.store import ApiError
+from dualtrack.sim.kubeapi.store import ApiError
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

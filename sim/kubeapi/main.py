@@ -1,4 +1,4 @@
-"""Command line of the Kubernetes API simulator: ``python -m dualtrack.broker.kubesim`` / ``dualtrack kubesim serve``.
+"""Command line of the Kubernetes API simulator: ``python -m dualtrack.sim.kubeapi`` / ``dualtrack kubesim serve``.
 
 ``run(...)`` starts the simulator, prints its URL, writes the kubeconfig, and serves until SIGINT/SIGTERM.
 """
@@ -10,8 +10,8 @@ import signal
 import threading
 from pathlib import Path
 
-from dualtrack.broker.kubesim.config import default_cluster, load_cluster, write_kubeconfig
-from dualtrack.broker.kubesim.server import DEFAULT_CRD_DIR, KubeSim
+from dualtrack.sim.kubeapi.config import default_cluster, load_cluster, write_kubeconfig
+from dualtrack.sim.kubeapi.server import DEFAULT_CRD_DIR, KubeSim
 
 
 def run(*, host: str = "127.0.0.1", port: int = 16443, nodes: int = 4, gpus_per_node: int = 8,
@@ -34,7 +34,7 @@ def run(*, host: str = "127.0.0.1", port: int = 16443, nodes: int = 4, gpus_per_
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m dualtrack.broker.kubesim",
+    p = argparse.ArgumentParser(prog="python -m dualtrack.sim.kubeapi",
                                 description="Kubernetes API + Volcano simulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=16443, help="0 picks a free port")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dualtrack.broker.kubesim.resources import Resource
+from dualtrack.sim.kubeapi.resources import Resource
 
 Obj = Mapping[str, Any]
 

@@ -1,3 +1,0 @@
-from dualtrack.broker.kubesim.main import main
-
-main()

@@ -1,0 +1,3 @@
+from dualtrack.sim.kubeapi.main import main
+
+main()
