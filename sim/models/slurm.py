@@ -23,6 +23,7 @@ against the running jobs and the reservations of the last pass. Not thread-safe.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class SlurmModel:
         self._seq = itertools.count()
         self._dirty = True
         self._last_pass = -_FOREVER
+        self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
     # -- membership ------------------------------------------------------------------------------
@@ -255,29 +257,68 @@ class SlurmModel:
             node.intervals = [iv for iv in node.intervals if iv[5] != job.key]
 
     def _eligible(self, job: SlurmJob) -> list[SlurmNode]:
+        key = (job.partition, job.gpu_type)
+        cached = self._eligible_cache.get(key)
+        if cached is not None:
+            return cached
         partition = self.partitions.get(job.partition) if job.partition else None
         members = set(partition.nodes) if partition is not None and partition.nodes else None
-        return [n for n in self.nodes.values()
-                if (members is None or n.name in members)
-                and (partition is None or not n.partitions or partition.name in n.partitions)
-                and (job.gpu_type is None or n.gpu_type == job.gpu_type)]
+        found = [n for n in self.nodes.values()
+                 if (members is None or n.name in members)
+                 and (partition is None or not n.partitions or partition.name in n.partitions)
+                 and (job.gpu_type is None or n.gpu_type == job.gpu_type)]
+        self._eligible_cache[key] = found
+        return found
+
+    @staticmethod
+    def _lower_bound(node: SlurmNode, job: SlurmJob, now: float) -> float:
+        """No worker of ``job`` can start on ``node`` before this: now when it has room now, else the first end
+        of a running job there (a node's free room grows only when something on it ends)."""
+        if (node.gpus - node.used_gpus >= job.gpus_per_node and node.cpus - node.used_cpus >= job.cpus_per_node
+                and node.memory_mib - node.used_memory_mib >= job.memory_mib_per_node):
+            return now
+        return min((iv[1] for iv in node.intervals if iv[0] <= now), default=_FOREVER)
 
     def _earliest(self, job: SlurmJob, now: float, latest: float) -> tuple[float, list[str]] | None:
         """The earliest time >= now (and <= ``latest``) at which ``job`` fits for its whole time limit, with the
-        nodes it would get; None when not by ``latest``."""
-        eligible = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node]
+        nodes it would get; None when not by ``latest``.
+
+        Best-first over nodes by a lower bound of their own earliest time: a node's exact earliest time is
+        computed only when it could matter, and a start time is settled once no unexamined node could fit
+        before it."""
+        eligible = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
+                    and n.memory_mib >= job.memory_mib_per_node]
         if len(eligible) < job.nodes:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
-        first = {n.name: self._node_earliest(n, job, now, latest) for n in eligible}
-        candidates = sorted({t for t in first.values() if t <= latest})
-        for when in candidates:
-            able = [n for n in eligible if first[n.name] <= when and self._node_fits(n, job, when)]
-            hosts = self._pick(able, job, when, limit_switches)
-            if hosts is not None:
-                return when, hosts
-        return None
+        # nodes by lower bound, the fullest first among equals: the first nodes found able are the best fit
+        bounds = sorted((self._lower_bound(n, job, now), n.gpus - n.used_gpus, i) for i, n in enumerate(eligible))
+        examined: list[tuple[float, SlurmNode]] = []
+        times: list[float] = []  # heap of examined nodes' earliest times not settled yet
+        position = 0
+        while True:
+            next_bound = bounds[position][0] if position < len(bounds) else _FOREVER
+            if times and times[0] <= latest:
+                when = times[0]
+                final = when < next_bound or position >= len(bounds)
+                able = [n for t, n in examined if t == when or (t < when and self._node_fits(n, job, when))]
+                if final or len(able) >= job.nodes:
+                    hosts = self._pick(able, job, when, limit_switches)
+                    if hosts is not None:
+                        return when, hosts
+                if final:
+                    while times and times[0] == when:
+                        heapq.heappop(times)
+                    continue
+            if position >= len(bounds) or next_bound > latest:
+                return None
+            node = eligible[bounds[position][2]]
+            position += 1
+            exact = self._node_earliest(node, job, now, latest)
+            examined.append((exact, node))
+            if exact <= latest:
+                heapq.heappush(times, exact)
 
     def _pick(self, able: list[SlurmNode], job: SlurmJob, when: float,
               limit_switches: int | None) -> list[str] | None:
@@ -293,6 +334,8 @@ class SlurmModel:
             able = [n for group in groups for n in group]
             if len(able) < job.nodes:
                 return None
+        if limit_switches is None and len(able) == job.nodes:
+            return [n.name for n in able]
         ranked = sorted(able, key=lambda n: (n.gpus - self._usage(n, when)[0], n.name))
         return [n.name for n in ranked[: job.nodes]]
 
