@@ -62,7 +62,8 @@ def replay(
     from dualtrack.sim.replay.clusters import ClustersError, load_clusters
     from dualtrack.sim.replay.metrics import to_json
     from dualtrack.sim.replay.report import write_report
-    from dualtrack.sim.replay.runner import POLICIES, ReplayOptions, replay as run_replay
+    from dualtrack.sim.replay.runner import POLICIES, ReplayOptions
+    from dualtrack.sim.replay.runner import replay as run_replay
     from dualtrack.sim.replay.trace import TraceError, read_trace
 
     policies = [p.strip() for p in policy.split(",") if p.strip()]

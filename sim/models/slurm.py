@@ -108,6 +108,8 @@ class SlurmModel:
         self._seq = itertools.count()
         self._dirty = True
         self._last_pass = -_FOREVER
+        self._first_ends: dict[str, float] = {}  # node -> _first_end, dropped when its jobs change
+        self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
@@ -202,8 +204,10 @@ class SlurmModel:
     def _schedule(self, now: float) -> list[SlurmJob]:
         self._dirty = False
         self._last_pass = now
-        for node in self.nodes.values():  # reservations live for one pass
+        for name in self._reserved:  # reservations live for one pass
+            node = self.nodes[name]
             node.intervals = [iv for iv in node.intervals if iv[5] in self._running]
+        self._reserved = set()
         started: list[SlurmJob] = []
         reserved = 0
         free_now = sum(n.free_gpus for n in self.nodes.values())
@@ -230,6 +234,7 @@ class SlurmModel:
             job.expected_start = when
             job.reason = "Resources" if reserved == 1 else "Priority"
             for host in hosts:
+                self._reserved.add(host)
                 self.nodes[host].intervals.append((when, when + job.time_limit, job.gpus_per_node,
                                                    job.cpus_per_node, job.memory_mib_per_node, "~" + job.key))
         if started:
@@ -242,6 +247,7 @@ class SlurmModel:
         self._running[job.key] = job
         for host in hosts:
             node = self.nodes[host]
+            self._first_ends.pop(host, None)
             node.used_gpus += job.gpus_per_node
             node.used_cpus += job.cpus_per_node
             node.used_memory_mib += job.memory_mib_per_node
@@ -251,6 +257,7 @@ class SlurmModel:
     def _release(self, job: SlurmJob) -> None:
         for host in job.allocation:
             node = self.nodes[host]
+            self._first_ends.pop(host, None)
             node.used_gpus -= job.gpus_per_node
             node.used_cpus -= job.cpus_per_node
             node.used_memory_mib -= job.memory_mib_per_node
@@ -270,15 +277,6 @@ class SlurmModel:
         self._eligible_cache[key] = found
         return found
 
-    @staticmethod
-    def _lower_bound(node: SlurmNode, job: SlurmJob, now: float) -> float:
-        """No worker of ``job`` can start on ``node`` before this: now when it has room now, else the first end
-        of a running job there (a node's free room grows only when something on it ends)."""
-        if (node.gpus - node.used_gpus >= job.gpus_per_node and node.cpus - node.used_cpus >= job.cpus_per_node
-                and node.memory_mib - node.used_memory_mib >= job.memory_mib_per_node):
-            return now
-        return min((iv[1] for iv in node.intervals if iv[0] <= now), default=_FOREVER)
-
     def _earliest(self, job: SlurmJob, now: float, latest: float) -> tuple[float, list[str]] | None:
         """The earliest time >= now (and <= ``latest``) at which ``job`` fits for its whole time limit, with the
         nodes it would get; None when not by ``latest``.
@@ -292,8 +290,25 @@ class SlurmModel:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
+        room: list[SlurmNode] = []  # nodes with room for one worker now (reservations aside)
+        busy: list[SlurmNode] = []
+        for n in eligible:
+            if (n.gpus - n.used_gpus >= job.gpus_per_node and n.cpus - n.used_cpus >= job.cpus_per_node
+                    and n.memory_mib - n.used_memory_mib >= job.memory_mib_per_node):
+                room.append(n)
+            else:
+                busy.append(n)
+        if latest <= now:  # only a start now counts: the nodes with room that no reservation needs
+            able = [n for n in room if n.name not in self._reserved or self._node_fits(n, job, now)]
+            if len(able) < job.nodes:
+                return None
+            able.sort(key=lambda n: (n.gpus - n.used_gpus, n.name))
+            hosts = self._pick(able, job, now, limit_switches)
+            return None if hosts is None else (now, hosts)
         # nodes by lower bound, the fullest first among equals: the first nodes found able are the best fit
-        bounds = sorted((self._lower_bound(n, job, now), n.gpus - n.used_gpus, i) for i, n in enumerate(eligible))
+        bounds = sorted([(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
+                        + [(self._first_end(n), 0, len(room) + i) for i, n in enumerate(busy)])
+        eligible = room + busy
         examined: list[tuple[float, SlurmNode]] = []
         times: list[float] = []  # heap of examined nodes' earliest times not settled yet
         position = 0
@@ -320,6 +335,14 @@ class SlurmModel:
             if exact <= latest:
                 heapq.heappush(times, exact)
 
+    def _first_end(self, node: SlurmNode) -> float:
+        """When the first running job on ``node`` reaches its time limit (a busy node frees nothing before)."""
+        found = self._first_ends.get(node.name)
+        if found is None:
+            found = min((iv[1] for iv in node.intervals if iv[5] in self._running), default=_FOREVER)
+            self._first_ends[node.name] = found
+        return found
+
     def _pick(self, able: list[SlurmNode], job: SlurmJob, when: float,
               limit_switches: int | None) -> list[str] | None:
         """``job.nodes`` hosts out of ``able``: the fullest first (best fit), within ``limit_switches`` leaf
@@ -336,6 +359,8 @@ class SlurmModel:
                 return None
         if limit_switches is None and len(able) == job.nodes:
             return [n.name for n in able]
+        if when <= self._last_pass and limit_switches is None:  # a start now: ``able`` is in best-fit order
+            return [n.name for n in able[: job.nodes]]
         ranked = sorted(able, key=lambda n: (n.gpus - self._usage(n, when)[0], n.name))
         return [n.name for n in ranked[: job.nodes]]
 

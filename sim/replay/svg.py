@@ -61,7 +61,7 @@ def line_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]], 
         y = sy(tick)
         out.append(f'<line x1="{_PAD_L - 4}" y1="{y:.1f}" x2="{_PAD_L + plot_w}" y2="{y:.1f}" stroke="#eee"/>'
                    f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
-    x_ticks = [10 ** e for e in range(int(math.floor(x_lo)), int(math.ceil(x_hi)) + 1)] if log_x \
+    x_ticks = [10 ** e for e in range(math.floor(x_lo), math.ceil(x_hi) + 1)] if log_x \
         else _ticks(x_lo, x_hi)
     for tick in x_ticks:
         x = sx(tick)
