@@ -26,7 +26,8 @@ class Cycle:
     # backends that refused a call as unavailable during this cycle: later calls of the cycle skip them
     # rather than each waiting for the same time-out (a stopped slurmctld costs commandTimeout per call)
     unavailable: set[str] = field(default_factory=set)
-    _positions: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)  # job id -> index in ``jobs``
+    # job id -> index in ``jobs``, built at the first ``replace``
+    _positions: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def in_state(self, *states: JobState) -> list[Job]:
         return [j for j in self.jobs if j.state in states]
