@@ -46,7 +46,7 @@ class Change:
     kind: str  # "start" | "end"
     at: float
     state: str = ""  # for ends: COMPLETED | TIMEOUT | CANCELLED
-    nodes: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()  # for starts: one node per worker (a node twice when two workers share it)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class VolcanoCluster(SimCluster):
             if gang.state == vc.RUNNING and gang.started_at == now:
                 run = min(gang.run_seconds, gang.deadline_seconds or gang.run_seconds)
                 heapq.heappush(self._ends, (now + run, gang.key))
-                nodes = tuple(sorted({r.node for r in gang.results.values() if r.node}))
+                nodes = tuple(r.node for r in gang.results.values() if r.node)  # one entry per pod
                 out.append(Change(gang.key, "start", now, nodes=nodes))
             elif gang.state in (vc.SUCCEEDED, vc.FAILED):
                 timed_out = gang.deadline_seconds is not None and gang.run_seconds > gang.deadline_seconds
