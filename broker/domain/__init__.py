@@ -26,7 +26,7 @@ from dualtrack.broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from dualtrack.broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.snapshot import ClusterSnapshot, GpuGroup, NodeCapacity, PoolCapacity, Switch
 from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "FieldIssue",
     "FilterStatus",
     "FilterVerdict",
+    "GpuGroup",
     "InvalidTransition",
     "Job",
     "JobEvent",
