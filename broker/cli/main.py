@@ -333,6 +333,7 @@ def _mount_subcommands() -> None:
     app.add_typer(image_cmd.app, name="image", help="Docker/OCI image -> SIF conversion cache.")
     app.add_typer(kubesim_cmd.app, name="kubesim", help="The Kubernetes API simulator (tests, demos).")
     app.add_typer(top_cmd.app, name="top", help="A live view of both clusters.")
+    app.add_typer(__import__("dualtrack.broker.cli.sim_cmd", fromlist=["app"]).app, name="sim", help="Trace replay.")
 
 
 _mount_subcommands()
