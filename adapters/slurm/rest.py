@@ -1,9 +1,10 @@
 """``RestTransport``: slurmrestd with a JWT (``X-SLURM-USER-NAME`` / ``X-SLURM-USER-TOKEN``), standard library
 only. See ``transport.SlurmTransport`` for the contract.
 
-Paths: ``/slurm/<v>/{job/submit, jobs, job/<id>, nodes, partitions}`` and ``/slurmdb/<v>/job/<id>`` for jobs
-that left slurmctld. Request shapes: v0.0.38 (22.05/23.02: ``nodes: [min, max]``, ``gres``, plain integers,
-``environment`` as an object) and v0.0.39+ (v0.0.41/v0.0.42 from the specs: ``minimum_nodes``,
+Paths: ``/slurm/<v>/{job/submit, jobs, job/<id>, nodes, partitions, ping, diag}`` and ``/slurmdb/<v>/job/<id>``
+for jobs that left slurmctld. ``apiVersion: auto`` resolves the version on first use (``/openapi/v3``, else
+``ping`` probes). Request shapes: v0.0.38 (22.05/23.02: ``nodes: [min, max]``, ``gres``, plain integers,
+``environment`` as an object) and v0.0.39+ (v0.0.41 to v0.0.44 from the specs: ``minimum_nodes``,
 ``tres_per_node``, ``{set, number}`` integers, ``environment`` as ``["K=V"]``, ``required_switches``).
 slurmrestd ignores ``#SBATCH`` lines, so every directive travels as a JSON field; the script is the same text.
 Not available over REST: ``sbatch --test-only`` (``test_only`` returns None), the switch tree (``topology``
