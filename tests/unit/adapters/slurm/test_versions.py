@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from dualtrack.adapters.base import BackendUnavailable
+from dualtrack.adapters.slurm.backend import SlurmBackend
 from dualtrack.adapters.slurm.capacity import build_snapshot
 from dualtrack.adapters.slurm.gpus import gpus_by_type, gpus_in
 from dualtrack.adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
@@ -19,12 +20,13 @@ from dualtrack.adapters.slurm.records import PartitionRecord
 from dualtrack.adapters.slurm.rest import RestTransport, SlurmAuthError
 from dualtrack.adapters.slurm.settings import RestSettings
 from dualtrack.adapters.slurm.text import parse_sacct_parsable
-from dualtrack.broker.domain import FilterStatus, GpuGroup
+from dualtrack.broker.domain import FilterStatus, GpuGroup, Placement
 from dualtrack.policies.capacity import GangRequest, SnapshotIndex, fit_gang
 from tests.unit.policies.builders import make_job as policy_job
 
-from .conftest import FIXTURES, load
+from .conftest import FIXTURES, load, make_job, settings
 from .fake_restd import Canned, fake_restd
+from .test_backend import ScriptedTransport
 
 REST_VERSIONS = ["v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44"]
 CAPTURED = FIXTURES / "22.05.8"
@@ -177,3 +179,17 @@ def test_an_answer_that_is_not_json_is_quoted(token_file: Path) -> None:
     served = fake_restd({"GET /slurm/v0.0.42/nodes/": Canned(502, b"<html>Bad Gateway</html>", "text/html")})
     with served as server, pytest.raises(BackendUnavailable, match=r"HTTP 502, not JSON: '<html>Bad Gateway"):
         _rest(server.url, "v0.0.42", token_file).nodes()
+
+
+def test_check_counts_only_the_asked_type_on_a_mixed_node() -> None:
+    transport = ScriptedTransport()
+    transport.node_records = parse_nodes(load("v0.0.44/nodes_mixed.json"))
+    transport.partition_records = [PartitionRecord("gpu")]
+    backend = SlurmBackend("s", settings(), transport)
+
+    def check(gpu_type: str, gpus: int) -> str | None:
+        resources = {"gpusPerWorker": gpus, "gpuType": gpu_type, "cpusPerWorker": 1, "memoryPerWorker": "1Gi"}
+        return backend.check(make_job(resources=resources), Placement("s"))
+
+    assert check("h200", 4) is None
+    assert check("h100", 3) == "asks 3 h100 GPUs per node but the largest node of partition 'gpu' has 2"
