@@ -16,6 +16,7 @@ from dualtrack.broker.domain import (
     JobSpec,
     JobState,
 )
+from dualtrack.broker.domain.limits import MAX_SPEC_BYTES
 from dualtrack.broker.domain.quantity import format_duration
 from dualtrack.broker.handlers.inspect import BackendStatus
 from dualtrack.broker.handlers.specs import SpecSource
@@ -52,7 +53,10 @@ def spec_source(request: Any) -> SpecSource:
     if which == "spec_yaml":
         return SpecSource(yaml_text=request.spec_yaml)
     if which == "spec":
-        return SpecSource(data=spec_dict_from_pb(request.spec))
+        size = request.spec.ByteSize()
+        if size > MAX_SPEC_BYTES:  # refused by the handler on its size alone: not worth converting
+            return SpecSource(data={}, size=size)
+        return SpecSource(data=spec_dict_from_pb(request.spec), size=size)
     return SpecSource()
 
 

@@ -51,7 +51,7 @@ class BrokerServicer(pb_grpc.BrokerServicer):
     def __init__(self, ctx: BrokerContext, executor: Executor):
         self.ctx = ctx
         self._executor = executor
-        self._auth = Authenticator(ctx.config.auth.tokens)
+        self._auth = Authenticator(ctx.config.auth, ctx.config.server.tls)
         self._tracks = {b.name: str(b.track) for b in ctx.backends}
         self._watch = EventFanout(ctx, self._blocking)
 
@@ -68,7 +68,10 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return await asyncio.wrap_future(await self._blocking(fn, *args, **kwargs))
 
     def _tenant(self, context: grpc.aio.ServicerContext) -> str | None:
-        return self._auth.tenant(context.invocation_metadata())
+        """The caller's tenant (docs/security.md). Raises Unauthenticated."""
+        if not self._auth.required:
+            return None
+        return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
     def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
         return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full)
