@@ -17,6 +17,7 @@ import grpc
 
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.errors import Unauthenticated, abort_with
+from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import FilterStatus, Job
 from dualtrack.broker.handlers import inspect, jobs, watch
@@ -66,7 +67,8 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return ""
 
     def _job(self, job: Job, *, full: bool = True) -> pb.Job:
-        return convert.job_to_pb(job, self._track(job), full=full)
+        backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
+        return convert.job_to_pb(job, self._track(job), full=full, output_dir=output_dir(job, backend) or "")
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled
