@@ -74,6 +74,11 @@ class SlurmBackend:
         """True when jobs run from a SIF (apptainer, singularity, sif-bwrap); False for runtime none."""
         return self.settings.container.runtime != "none"
 
+    @property
+    def checkpoint_root(self) -> str | None:
+        """The host folder bound at /checkpoints in YOLO jobs (``checkpointRoot``), if configured."""
+        return self.settings.checkpoint_root
+
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
                                       "several workers is never packed onto one node (best effort: one switch)"}

@@ -72,11 +72,13 @@ class SlurmSettings:
     command_timeout_s: float = 30.0
     priority_qos: Mapping[str, str] = field(default_factory=dict)  # low/normal/high -> QoS (overrides qos)
     priority_nice: Mapping[str, int] = field(default_factory=dict)  # low/normal/high -> --nice value
+    # host folder bound read-write at /checkpoints; YOLO run dirs live below it (docs/yolo.md#checkpoints)
+    checkpoint_root: str | None = None
 
 
 KNOWN = {
     "transport", "partition", "qos", "accounts", "gpuTypes", "outputDir", "slurmConf", "ssh", "rest",
-    "container", "datasets", "masterPort", "commandTimeout", "priorityQos", "priorityNice",
+    "container", "datasets", "masterPort", "commandTimeout", "priorityQos", "priorityNice", "checkpointRoot",
 }
 PRIORITY_CLASS_KEYS = ("low", "normal", "high")  # the spec's named priority classes (docs/spec.md)
 NICE_LIMIT = 2147483645  # sbatch --nice bound; negative values need a Slurm operator or administrator
@@ -256,4 +258,5 @@ def parse_settings(backend: str, raw: Mapping[str, Any]) -> SlurmSettings:
         command_timeout_s=c.number(raw.get("commandTimeout", 30), "commandTimeout"),
         priority_qos=_priority_qos(c, raw.get("priorityQos", {})),
         priority_nice=_priority_nice(c, raw.get("priorityNice", {})),
+        checkpoint_root=c.path(raw["checkpointRoot"], "checkpointRoot") if raw.get("checkpointRoot") else None,
     )

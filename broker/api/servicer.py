@@ -21,6 +21,7 @@ import grpc
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.auth import Authenticator
 from dualtrack.broker.api.errors import abort_with
+from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
 from dualtrack.broker.handlers import inspect, jobs
@@ -51,7 +52,7 @@ class BrokerServicer(pb_grpc.BrokerServicer):
     def __init__(self, ctx: BrokerContext, executor: Executor):
         self.ctx = ctx
         self._executor = executor
-        self._auth = Authenticator(ctx.config.auth.tokens)
+        self._auth = Authenticator(ctx.config.auth, ctx.config.server.tls)
         self._tracks = {b.name: str(b.track) for b in ctx.backends}
         self._watch = EventFanout(ctx, self._blocking)
 
@@ -68,10 +69,15 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return await asyncio.wrap_future(await self._blocking(fn, *args, **kwargs))
 
     def _tenant(self, context: grpc.aio.ServicerContext) -> str | None:
-        return self._auth.tenant(context.invocation_metadata())
+        """The caller's tenant (docs/security.md). Raises Unauthenticated."""
+        if not self._auth.required:
+            return None
+        return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
     def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
-        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full)
+        backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
+        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full,
+                                 output_dir=output_dir(job, backend) or "")
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled

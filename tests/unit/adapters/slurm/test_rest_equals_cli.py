@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from dualtrack.adapters.base import BackendUnavailable
 from dualtrack.adapters.slurm.render import build_request, script_text
@@ -128,7 +129,9 @@ def test_an_unknown_directive_has_no_counterpart() -> None:
 @pytest.mark.parametrize(("priority", "qos", "nice"),
                          [("low", "normal", 100), ("normal", "normal", None), ("high", "gpu_high", None)])
 def test_priority_class_maps_to_qos_or_nice(priority: str, qos: str, nice: int | None) -> None:
-    text = EXAMPLES[0].read_text() + f"  priority: {priority}\n"
+    document = yaml.safe_load(EXAMPLES[0].read_text())
+    document["spec"]["priority"] = priority  # replaces the example's own priority (duplicate keys are refused)
+    text = yaml.safe_dump(document)
     job = Job(id="jprio0000000a", spec=parse_spec_yaml(text), attempt=1, image_ref=f"x/y@{DIGEST}")
     request = build_request(job, Placement("slurm-unit"), SITE)
     assert (request.qos, request.nice) == (qos, nice)
