@@ -74,7 +74,9 @@ def _cases() -> dict[str, Job]:
     texts = {path.stem: path.read_text() for path in EXAMPLES}
     first = EXAMPLES[0]
     for priority in ("low", "high"):
-        texts[f"{first.stem}-priority-{priority}"] = first.read_text() + f"  priority: {priority}\n"
+        document = yaml.safe_load(first.read_text())
+        document["spec"]["priority"] = priority  # replaces the example's own priority (duplicate keys are refused)
+        texts[f"{first.stem}-priority-{priority}"] = yaml.safe_dump(document)
     return {name: Job(id=f"jexample{i:05d}", spec=parse_spec_yaml(text), attempt=1, image_ref=f"x/y@{DIGEST}")
             for i, (name, text) in enumerate(texts.items())}
 
