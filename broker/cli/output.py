@@ -116,6 +116,9 @@ def backends_table(backends: Sequence[pb.Backend]) -> Table:
         table.add_column(column, overflow="fold")
     for b in backends:
         health = "[green]up[/]" if b.healthy else f"[red]down[/] {b.error[:60]}"
+        if b.HasField("controller") and b.controller.up:
+            down = f", {','.join(b.controller.hosts_down)} down" if b.controller.hosts_down else ""
+            health += f" (controller {b.controller.latency_seconds * 1000:.0f} ms{down})"
         types = ", ".join(f"{g.gpu_type} {g.free}/{g.total}" for g in b.gpus) or "-"
         pools = ", ".join(f"{p.name}({p.pending_jobs} pending)" for p in b.pools) or "-"
         table.add_row(b.name, b.kind, b.track, health, f"{b.gpus_free}/{b.gpus_total}", types,
