@@ -59,6 +59,8 @@ def read_spec_file(path: Path) -> str:
         return path.read_text()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}", code=2)
+    except UnicodeDecodeError as exc:
+        fail(f"cannot read {path}: not UTF-8 text (byte {exc.start})", code=2)
 
 
 # ---------------------------------------------------------------------------------------------- serve
@@ -333,6 +335,7 @@ def _mount_subcommands() -> None:
     app.add_typer(image_cmd.app, name="image", help="Docker/OCI image -> SIF conversion cache.")
     app.add_typer(kubesim_cmd.app, name="kubesim", help="The Kubernetes API simulator (tests, demos).")
     app.add_typer(top_cmd.app, name="top", help="A live view of both clusters.")
+    app.add_typer(__import__("dualtrack.broker.cli.sim_cmd", fromlist=["app"]).app, name="sim", help="Trace replay.")
 
 
 _mount_subcommands()

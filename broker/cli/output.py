@@ -14,6 +14,7 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dualtrack.v1 import broker_pb2 as pb
@@ -77,6 +78,8 @@ def job_detail(job: pb.Job) -> None:
                   f"  backend job {job.backend_job_id or '-'}  object {job.object_name}")
     console.print(f"  image     {job.image_ref or job.spec.spec.image}")
     console.print(f"  exit code {exit_code}")
+    if job.output_dir:
+        console.print(f"  output    {job.output_dir}", markup=False)
     if job.reason:
         console.print(f"  reason    {job.reason}", markup=False)
     if job.explanation.summary:
@@ -129,7 +132,7 @@ def event_line(event: pb.JobEvent) -> str:
 
 def fail(message: str, details: list[str] | None = None, code: int = 1) -> NoReturn:
     """Print an error (and its details, one per line) on stderr and exit with ``code``."""
-    errors.print(f"[red]error:[/] {message}", markup=True)
+    errors.print(f"[red]error:[/] {escape(message)}", markup=True)  # a spec value may hold [markup]
     for line in details or []:
         errors.print(f"  - {line}", markup=False)
     raise typer.Exit(code)

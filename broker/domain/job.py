@@ -122,6 +122,9 @@ class Job:
     state_since: float = field(default_factory=time.time)
     version: int = 1
     excluded_backends: tuple[str, ...] = ()  # left by reroutes; placement avoids them for later attempts
+    # Set only on the value handed to Backend.submit for one attempt (not stored): the in-container path of
+    # the checkpoint a YOLO attempt resumes from (docs/yolo.md#resume).
+    resume_from: str | None = None
 
     @property
     def tenant(self) -> str:

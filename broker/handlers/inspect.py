@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, Placement, new_job_id
+from dualtrack.broker.domain.limits import quote
 from dualtrack.broker.errors import InvalidRequest
 from dualtrack.broker.handlers.jobs import dry_run_decision
 from dualtrack.broker.handlers.specs import SpecSource, load_spec
@@ -34,14 +35,14 @@ def render_job(ctx: BrokerContext, source: SpecSource, *, track: str = "", backe
     spec, _ = load_spec(source, "", tenant)
     if backend:
         if backend not in ctx.backends:
-            raise InvalidRequest("backend", f"no backend named {backend!r}; configured: "
+            raise InvalidRequest("backend", f"no backend named {quote(backend)}; configured: "
                                  f"{', '.join(ctx.backends.names()) or 'none'}")
         chosen = ctx.backends.get(backend)
     else:
         wanted = track or spec.spec.placement.track.value
         candidates = [b for b in ctx.backends if wanted in ("auto", b.track)]
         if not candidates:
-            raise InvalidRequest("track", f"no backend of track {wanted!r} is configured")
+            raise InvalidRequest("track", f"no backend of track {quote(wanted)} is configured")
         chosen = candidates[0]
     job = Job(id=new_job_id(), spec=spec, image_ref=None)
     return Rendered(chosen.name, chosen.kind, chosen.render(job, Placement(chosen.name)))
