@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, Placement, new_job_id
 from dualtrack.broker.errors import InvalidRequest
@@ -31,15 +32,22 @@ class Rendered:
 def render_job(ctx: BrokerContext, source: SpecSource, *, track: str = "", backend: str = "",
                tenant: str | None = None) -> Rendered:
     """The artefact a backend would receive (vcjob YAML / sbatch script). Raises SpecError, InvalidRequest."""
+    return render_with(ctx.backends, source, track=track, backend=backend, tenant=tenant)
+
+
+def render_with(backends: BackendRegistry, source: SpecSource, *, track: str = "", backend: str = "",
+                tenant: str | None = None) -> Rendered:
+    """``render_job`` against any set of backends: the broker's, or those built from a config file by
+    ``dualtrack render --config`` without a running broker. Raises SpecError, InvalidRequest."""
     spec, _ = load_spec(source, "", tenant)
     if backend:
-        if backend not in ctx.backends:
+        if backend not in backends:
             raise InvalidRequest("backend", f"no backend named {backend!r}; configured: "
-                                 f"{', '.join(ctx.backends.names()) or 'none'}")
-        chosen = ctx.backends.get(backend)
+                                 f"{', '.join(backends.names()) or 'none'}")
+        chosen = backends.get(backend)
     else:
         wanted = track or spec.spec.placement.track.value
-        candidates = [b for b in ctx.backends if wanted in ("auto", b.track)]
+        candidates = [b for b in backends if wanted in ("auto", b.track)]
         if not candidates:
             raise InvalidRequest("track", f"no backend of track {wanted!r} is configured")
         chosen = candidates[0]
