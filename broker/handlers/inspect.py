@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.context import BrokerContext
-from dualtrack.broker.domain import ClusterSnapshot, Job, Placement, new_job_id
+from dualtrack.broker.domain import ClusterSnapshot, Job, JobSpec, Placement, new_job_id
+from dualtrack.broker.domain.job import ID_ALPHABET
 from dualtrack.broker.errors import InvalidRequest
 from dualtrack.broker.handlers.jobs import dry_run_decision
 from dualtrack.broker.handlers.specs import SpecSource, load_spec
@@ -51,8 +53,15 @@ def render_with(backends: BackendRegistry, source: SpecSource, *, track: str = "
         if not candidates:
             raise InvalidRequest("track", f"no backend of track {wanted!r} is configured")
         chosen = candidates[0]
-    job = Job(id=new_job_id(), spec=spec, image_ref=None)
+    job = Job(id=preview_job_id(spec), spec=spec, image_ref=None)
     return Rendered(chosen.name, chosen.kind, chosen.render(job, Placement(chosen.name)))
+
+
+def preview_job_id(spec: JobSpec) -> str:
+    """A job id for a rendered preview, derived from the spec: the same spec renders the same bytes every
+    time (diffable, and ``dualtrack render`` equals the RenderJob artefact); shaped like ``new_job_id``."""
+    digest = int.from_bytes(hashlib.sha256(spec.to_yaml().encode()).digest()[:8], "big")
+    return "j" + "".join(ID_ALPHABET[(digest >> (5 * i)) & 31] for i in range(12))
 
 
 @dataclass(frozen=True)
