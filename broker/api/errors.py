@@ -22,18 +22,40 @@ def _status(code: int, message: str, *details: object) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=message, details=packed)
 
 
+# A status travels in the trailers, which clients accept up to 8 KiB by default (grpc.max_metadata_size):
+# the message and the packed details together stay well inside that (docs/api.md, Errors).
+MAX_MESSAGE = 1024
+MAX_DETAILS_BYTES = 3072
+MAX_TEXT = 256  # one field path or description
+
+
+def _cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
+
+
+def spec_error_status(exc: SpecError) -> status_pb2.Status:
+    """INVALID_ARGUMENT with one field violation per issue, as many as fit the size bounds above."""
+    request = error_details_pb2.BadRequest()
+    for index, issue in enumerate(exc.issues):
+        violation = request.field_violations.add(field=_cut(issue.path), description=_cut(issue.message))
+        if request.ByteSize() > MAX_DETAILS_BYTES:
+            request.field_violations.remove(violation)
+            request.field_violations.add(field="", description=f"and {len(exc.issues) - index} more problems")
+            break
+    message = _cut("invalid job spec: " + "; ".join(f"{v.field}: {v.description}" if v.field else v.description
+                                                   for v in request.field_violations), MAX_MESSAGE)
+    return _status(code_pb2.INVALID_ARGUMENT, message, request)
+
+
 def status_for(exc: BaseException) -> status_pb2.Status | None:
     """The rich status for a known error, or None for an unexpected one (-> INTERNAL)."""
     if isinstance(exc, SpecError):
-        request = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=i.path, description=i.message) for i in exc.issues
-        ])
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid job spec: {exc}", request)
+        return spec_error_status(exc)
     if isinstance(exc, InvalidRequest):
         request = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.message)
+            error_details_pb2.BadRequest.FieldViolation(field=_cut(exc.field), description=_cut(exc.message))
         ])
-        return _status(code_pb2.INVALID_ARGUMENT, str(exc), request)
+        return _status(code_pb2.INVALID_ARGUMENT, _cut(str(exc), MAX_MESSAGE), request)
     if isinstance(exc, JobNotFound):
         return _status(code_pb2.NOT_FOUND, str(exc))
     if isinstance(exc, NoBackendCanRun):

@@ -41,6 +41,8 @@ def read_spec_file(path: Path) -> str:
         return path.read_text()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}", code=2)
+    except UnicodeDecodeError as exc:
+        fail(f"cannot read {path}: not UTF-8 text (byte {exc.start})", code=2)
 
 
 def spec_files(paths: list[Path]) -> list[Path]:

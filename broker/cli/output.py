@@ -14,6 +14,7 @@ import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dualtrack.v1 import broker_pb2 as pb
@@ -142,7 +143,7 @@ def event_line(event: pb.JobEvent) -> str:
 
 def fail(message: str, details: list[str] | None = None, code: int = 1) -> NoReturn:
     """Print an error (and its details, one per line) on stderr and exit with ``code``."""
-    errors.print(f"[red]error:[/] {message}", markup=True)
+    errors.print(f"[red]error:[/] {escape(message)}", markup=True)  # a spec value may hold [markup]
     for line in details or []:
         errors.print(f"  - {line}", markup=False)
     raise typer.Exit(code)

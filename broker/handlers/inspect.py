@@ -9,6 +9,7 @@ from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobSpec, Placement, new_job_id
 from dualtrack.broker.domain.job import ID_ALPHABET
+from dualtrack.broker.domain.limits import quote
 from dualtrack.broker.errors import InvalidRequest
 from dualtrack.broker.handlers.jobs import dry_run_decision
 from dualtrack.broker.handlers.specs import SpecSource, load_spec
@@ -44,14 +45,14 @@ def render_with(backends: BackendRegistry, source: SpecSource, *, track: str = "
     spec, _ = load_spec(source, "", tenant)
     if backend:
         if backend not in backends:
-            raise InvalidRequest("backend", f"no backend named {backend!r}; configured: "
+            raise InvalidRequest("backend", f"no backend named {quote(backend)}; configured: "
                                  f"{', '.join(backends.names()) or 'none'}")
         chosen = backends.get(backend)
     else:
         wanted = track or spec.spec.placement.track.value
         candidates = [b for b in backends if wanted in ("auto", b.track)]
         if not candidates:
-            raise InvalidRequest("track", f"no backend of track {wanted!r} is configured")
+            raise InvalidRequest("track", f"no backend of track {quote(wanted)} is configured")
         chosen = candidates[0]
     job = Job(id=preview_job_id(spec), spec=spec, image_ref=None)
     return Rendered(chosen.name, chosen.kind, chosen.render(job, Placement(chosen.name)))

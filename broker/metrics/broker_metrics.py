@@ -10,6 +10,10 @@ outside it; free-text reasons are folded into ``other``.
 Series appear at zero as soon as their labels are known: global ones at construction, per-backend ones
 when a backend is first named (``register_backend`` or any call carrying a backend), per-tenant submission
 outcomes when a tenant first submits, per-method gRPC latency for the methods given to ``grpc_interceptor``.
+
+Tenant labels are bounded (docs/operations.md, Series bound): given ``tenants`` (the broker passes the
+configured ones: ``metrics.tenants`` and the tenants of ``auth.tokens``), every other tenant is labelled
+``other``; without ``tenants`` (tests, tools) every tenant keeps its own label.
 """
 
 from __future__ import annotations
@@ -45,13 +49,15 @@ from dualtrack.broker.metrics.vocabulary import (
 )
 
 NO_BACKEND = ""  # the backend label of decisions that found no backend
+OTHER_TENANT = "other"  # the tenant label of every tenant the broker does not label by name
 
 
 class BrokerMetrics:
     """The broker's metrics. ``registry`` is fresh per instance unless one is given."""
 
-    def __init__(self, registry: CollectorRegistry | None = None):
+    def __init__(self, registry: CollectorRegistry | None = None, *, tenants: Iterable[str] | None = None):
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._labelled_tenants = None if tenants is None else frozenset(tenants)
         self._lock = threading.Lock()
         self._backends: set[str] = set()
         self._tenants: set[str] = set()
@@ -108,7 +114,7 @@ class BrokerMetrics:
         self.grpc_request_duration_seconds = Histogram(
             f"{p}_grpc_request_duration_seconds", "gRPC request latency by full method.",
             ["method"], buckets=GRPC_LATENCY_BUCKETS, registry=r)
-        self._job_counts = JobCountsCollector()
+        self._job_counts = JobCountsCollector(self.tenant_label)
         r.register(self._job_counts)
 
         for outcome in IMAGE_CONVERSION_OUTCOMES:
@@ -148,9 +154,16 @@ class BrokerMetrics:
             self.register_backend(backend)
 
     # -- submissions and placement ----------------------------------------------------------------
+    def tenant_label(self, tenant: str) -> str:
+        """``tenant`` when it is one the broker labels, else ``other``."""
+        if self._labelled_tenants is None or tenant in self._labelled_tenants:
+            return tenant
+        return OTHER_TENANT
+
     def submission(self, tenant: str, outcome: str) -> None:
         """One SubmitJob by ``tenant``: accepted | invalid | rejected | duplicate."""
         check_outcome("outcome", outcome, SUBMISSION_OUTCOMES)
+        tenant = self.tenant_label(tenant)
         if tenant not in self._tenants:
             with self._lock:
                 self._tenants.add(tenant)

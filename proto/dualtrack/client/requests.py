@@ -10,7 +10,7 @@ A spec source (``SpecLike``) is one of:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -23,6 +23,7 @@ SpecLike = Union[str, "os.PathLike[str]", Mapping[str, Any], pb.JobSpec]
 StateLike = str | int
 TERMINAL_STATES = frozenset({pb.SUCCEEDED, pb.FAILED, pb.CANCELLED})
 MAX_BATCH = 1000  # SubmitJobs accepts at most this many specs per call
+MAX_BATCH_BYTES = 3 * 1024 * 1024  # and the broker at most 4 MiB per request: stay well below
 
 
 def spec_fields(spec: SpecLike) -> dict[str, Any]:
@@ -50,6 +51,21 @@ def submit_requests(specs: Iterable[SpecLike], idempotency_keys: Iterable[str] |
     if len(keys) != len(specs):
         raise ValueError(f"submit_many: {len(specs)} specs but {len(keys)} idempotency keys")
     return [submit_request(s, k, track) for s, k in zip(specs, keys, strict=True)]
+
+
+def batches(requests: list[pb.SubmitJobRequest], size: int) -> Iterator[list[pb.SubmitJobRequest]]:
+    """SubmitJobs calls: at most ``size`` items and about MAX_BATCH_BYTES each (a lone larger spec goes alone)."""
+    chunk: list[pb.SubmitJobRequest] = []
+    used = 0
+    for request in requests:
+        weight = request.ByteSize() + 8
+        if chunk and (len(chunk) >= size or used + weight > MAX_BATCH_BYTES):
+            yield chunk
+            chunk, used = [], 0
+        chunk.append(request)
+        used += weight
+    if chunk:
+        yield chunk
 
 
 def state_value(state: StateLike) -> int:

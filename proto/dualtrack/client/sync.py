@@ -22,6 +22,7 @@ from dualtrack.client.requests import (
     SpecLike,
     StateLike,
     SubmitResult,
+    batches,
     list_request,
     spec_fields,
     state_name,
@@ -100,8 +101,7 @@ class Client:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
         results: builtins.list[SubmitResult] = []
-        for start in range(0, len(requests), batch_size):
-            chunk = requests[start:start + batch_size]
+        for chunk in batches(requests, batch_size):
             response: pb.SubmitJobsResponse = self._call(self.stub.SubmitJobs, pb.SubmitJobsRequest(items=chunk))
             results += batch_results(response, len(chunk))
         return results
