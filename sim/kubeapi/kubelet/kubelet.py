@@ -71,9 +71,9 @@ class ProcessKubelet:
 
     # -- the loop step -----------------------------------------------------------------------------
     def sync(self, model: ClusterModel, store: Store, pods: Resource) -> None:
-        for gang in list(model.gangs.values()):
-            if gang.state == RUNNING:
-                self._start_new(gang, store, pods)
+        for running in list(model.gangs.values()):
+            if running.state == RUNNING:
+                self._start_new(running, store, pods)
         for (key, name), entry in list(self._running.items()):
             gang = model.gangs.get(key)
             result = gang.results.get(name) if gang is not None else None

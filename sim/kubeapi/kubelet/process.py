@@ -6,10 +6,10 @@ Caller: ``sim.kubeapi.kubelet.kubelet.ProcessKubelet``. ``PodProcess(prepare, lo
 code 128, reason ``StartError``, and the error goes to the log); ``launch()``, called from the simulator's
 loop thread, spawns the prepared argv in a new session, stdout and stderr appended to ``log_path``. The loop
 thread lives as long as the simulator, so bwrap's ``--die-with-parent`` (a death signal bound to the thread
-that forked) kills the container only when the simulator goes. ``exited()`` returns (exit code, reason) once the process ended by itself (a signal N
-gives 128+N, as container runtimes report it). ``kill(grace)`` sends SIGTERM to the process group and SIGKILL
-``grace`` seconds later (from ``reap``); a kill before the process started cancels the start. ``reap()`` is
-True once nothing of it is left.
+that forked) kills the container only when the simulator goes. ``exited()`` returns (exit code, reason) once
+the process ended by itself (a signal N gives 128+N, as container runtimes report it). ``kill(grace)`` sends
+SIGTERM to the process group and SIGKILL ``grace`` seconds later (from ``reap``); a kill before the process
+started cancels the start. ``reap()`` is True once nothing of it is left.
 """
 
 from __future__ import annotations
