@@ -19,7 +19,7 @@ from dualtrack.broker.api import convert
 from dualtrack.broker.api.errors import Unauthenticated, abort_with
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import FilterStatus, Job
-from dualtrack.broker.handlers import inspect, jobs, watch
+from dualtrack.broker.handlers import inspect, jobs, migrate, watch
 from dualtrack.broker.store import IdempotencyConflict
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
@@ -167,3 +167,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
                                            track=request.track, backend=request.backend,
                                            tenant=self._tenant(context))
         return pb.RenderJobResponse(backend=rendered.backend, kind=rendered.kind, artefact=rendered.artefact)
+
+    @_handled
+    async def MigrateJob(self, request: pb.MigrateJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        job = await asyncio.to_thread(migrate.request_migration, self.ctx, request.id, to_backend=request.to_backend,
+                                      now=request.now, reason=request.reason, tenant=self._tenant(context))
+        return self._job(job)

@@ -508,3 +508,15 @@ class RenderJobResponse(_message.Message):
     kind: str
     artefact: str
     def __init__(self, backend: _Optional[str] = ..., kind: _Optional[str] = ..., artefact: _Optional[str] = ...) -> None: ...
+
+class MigrateJobRequest(_message.Message):
+    __slots__ = ("id", "to_backend", "now", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    to_backend: str
+    now: bool
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., to_backend: _Optional[str] = ..., now: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
