@@ -247,6 +247,10 @@ class ProcessKubelet:
             mounts.append(Mount(target, source, read_only))
         return mounts
 
+    def running(self) -> list[str]:
+        """``<namespace>/<pod>`` of every container process not yet reaped (read-only; for tests and state)."""
+        return sorted(f"{key.split('/', 1)[0]}/{name}" for key, name in list(self._running))
+
     # -- logs and shutdown ---------------------------------------------------------------------------
     def log_path(self, ns: str, name: str, uid: str, container: str) -> Path:
         return self.state_dir / "pods" / ns / name / uid / f"{container}.log"
