@@ -206,8 +206,9 @@ class SlurmBackend:
         res = job.spec.spec.resources
         if snapshot.pool(partition) is None:
             return f"partition {partition!r} does not exist"
-        nodes = [n for n in snapshot.nodes if not n.pools or partition in n.pools]
+        in_partition = [n for n in snapshot.nodes if not n.pools or partition in n.pools]
         wanted_type = self.settings.gpu_types.get(res.gpu_type, res.gpu_type) if res.gpu_type else None
+        nodes = [part for n in in_partition for part in n.by_gpu_type()] if wanted_type else in_partition
         if wanted_type:
             nodes = [n for n in nodes if n.gpu_type == wanted_type]
             if not nodes:

@@ -21,7 +21,7 @@ from dualtrack.adapters.slurm.render import BatchRequest, script_text
 from dualtrack.adapters.slurm.text import parse_partitions_text, parse_sacct_parsable, parse_test_only, parse_topology
 from dualtrack.adapters.slurm.transport import CommandResult, CommandRunner, looks_unreachable
 
-_SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit"
+_SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit,alloctres"
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished")
 
 

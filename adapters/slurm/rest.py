@@ -28,7 +28,18 @@ from dualtrack.adapters.slurm.render import BatchRequest, script_text
 from dualtrack.adapters.slurm.settings import RestSettings
 from dualtrack.adapters.slurm.transport import looks_unreachable
 
+_AUTH_FAILURES = ("authentication failure", "authentication does not apply to request", "invalid authentication")
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished", "not found")
+
+
+class SlurmAuthError(BackendUnavailable):
+    """slurmrestd refused the configured user/token (expired, wrong key, missing); the message names the token
+    source. A BackendUnavailable: the broker marks the backend down until the token is renewed."""
+
+
+def is_auth_failure(message: str) -> bool:
+    lowered = message.lower()
+    return any(marker in lowered for marker in _AUTH_FAILURES)
 
 
 def _set(value: int) -> dict[str, Any]:
@@ -135,8 +146,17 @@ class RestTransport:
     def _url(self, name: str, job_id: str = "") -> str:
         return self._rest.url + self._paths[name].replace("{job_id}", job_id)
 
+    def token_source(self) -> str:
+        """Where the token comes from, for error messages (never the token itself)."""
+        if self._rest.token_file:
+            return f"rest.tokenFile {self._rest.token_file}"
+        return "rest.token"
+
     def _call(self, method: str, url: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, decoded JSON). Raises BackendUnavailable for transport errors and 5xx without JSON."""
+        """(HTTP status, decoded JSON). Raises ``SlurmAuthError`` when slurmrestd refuses the credentials,
+        whatever the content type of its answer (401 text/plain ``Authentication failure`` on 22.05 to 25.05,
+        500 ``Authentication does not apply to request`` on 25.11), and BackendUnavailable for transport
+        errors and answers that are not JSON (quoting the start of the body)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method, headers={
             "X-SLURM-USER-NAME": self._rest.user,
@@ -151,12 +171,19 @@ class RestTransport:
             status, raw = exc.code, exc.read()
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise BackendUnavailable(f"slurmrestd {self._rest.url}: {exc}") from exc
+        text = raw.decode("utf-8", "replace").strip()
         try:
-            doc = json.loads(raw) if raw else {}
-        except json.JSONDecodeError as exc:
-            raise BackendUnavailable(f"slurmrestd {method} {url}: HTTP {status}, not JSON") from exc
-        if status in (401, 403):
-            raise BackendUnavailable(f"slurmrestd refused the token for {self._rest.user} (HTTP {status})")
+            doc = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            doc = None
+        errors = errors_of(doc) if isinstance(doc, dict) else [text]
+        if status in (401, 403) or any(is_auth_failure(e) for e in errors):
+            reason = "; ".join(errors) or "no reason given"
+            raise SlurmAuthError(
+                f"slurmrestd {self._rest.url} refused the token of user {self._rest.user} from "
+                f"{self.token_source()} (HTTP {status}: {reason}); renew it with 'scontrol token'")
+        if doc is None:
+            raise BackendUnavailable(f"slurmrestd {method} {url}: HTTP {status}, not JSON: {text[:200]!r}")
         return status, doc if isinstance(doc, dict) else {}
 
     def _get(self, url: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 TRANSPORTS = ("cli", "ssh", "rest")
@@ -22,7 +22,8 @@ REST_API_VERSIONS = ("v0.0.38", "v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42")
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")  # partition, qos, account, GRES type
 SAFE_PATH = re.compile(r"^/[A-Za-z0-9_.+@%/=,:-]*$")  # absolute, no spaces, quotes or shell syntax
 HOST = re.compile(r"^[A-Za-z0-9_.:-]{1,253}$")
-DEFAULT_SIF_RUNNER = str(Path(__file__).resolve().parents[2] / "scripts" / "images" / "sif-run")
+# The fallback runtime ships inside this package (docs/images.md section 7), so pip-installed brokers have it too.
+DEFAULT_SIF_RUNNER = str(files(__package__ or "dualtrack.adapters.slurm").joinpath("sif-run"))
 DEFAULT_DATASET_MOUNT = "/datasets"
 
 

@@ -19,6 +19,7 @@ from dualtrack.broker.domain import (
 from dualtrack.broker.domain.quantity import format_duration
 from dualtrack.broker.handlers.inspect import BackendStatus
 from dualtrack.broker.handlers.specs import SpecSource
+from dualtrack.policies import Decision
 from dualtrack.v1 import broker_pb2 as pb
 
 _TRACK_OF_KIND = {"volcano": "kubernetes", "slurm": "slurm"}
@@ -162,6 +163,23 @@ def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = Tr
         if explanation is not None:
             message.explanation.CopyFrom(explanation)
     return message
+
+
+def decision_to_pb(decision: Decision) -> pb.ExplainPlacementResponse:
+    """ExplainPlacement's answer: the verdict, the chosen backend/pool/tier and every candidate's scores."""
+    placement = decision.placement
+    response = pb.ExplainPlacementResponse(
+        status=filter_status_to_pb(decision.status),
+        backend=placement.backend if placement else "",
+        pool=(placement.pool or "") if placement else "",
+        tier=(placement.tier or "") if placement else "",
+    )
+    explanation = explanation_to_pb(decision.explanation)
+    if explanation is not None:
+        response.explanation.CopyFrom(explanation)
+    if decision.status is FilterStatus.UNRESOLVABLE and not decision.explanation.candidates:
+        response.explanation.summary = "no backends are configured"
+    return response
 
 
 def event_to_pb(event: JobEvent) -> pb.JobEvent:

@@ -24,14 +24,19 @@ HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 class BoundServer:
     """A started server and the port it bound (useful with address port 0)."""
 
-    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: HealthServicer):
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: HealthServicer,
+                 servicer: BrokerServicer, executor: futures.ThreadPoolExecutor):
         self.server = server
         self.port = port
         self.health = health_servicer
+        self.servicer = servicer
+        self._executor = executor
 
     async def stop(self, grace: float = 2.0) -> None:
         await self.health.enter_graceful_shutdown()
+        self.servicer.close()  # ends watch streams, so the grace period is not spent waiting for them
         await self.server.stop(grace)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def start_server(ctx: BrokerContext, address: str | None = None, *, share_port: bool = False) -> BoundServer:
@@ -39,13 +44,16 @@ async def start_server(ctx: BrokerContext, address: str | None = None, *, share_
     Raises RuntimeError naming the address when it cannot be bound."""
     address = address or ctx.config.server.address
     methods = [f"/{SERVICE_NAME}/{m.name}" for m in BROKER_SERVICE.methods]
+    # The handlers' own bounded pool: unary calls keep this capacity whatever the watch streams do.
+    executor = futures.ThreadPoolExecutor(max_workers=ctx.config.server.max_workers, thread_name_prefix="handler")
+    servicer = BrokerServicer(ctx, executor)
     server = grpc.aio.server(
-        futures.ThreadPoolExecutor(max_workers=ctx.config.server.max_workers, thread_name_prefix="grpc"),
+        executor,
         interceptors=[ctx.metrics.aio_grpc_interceptor(methods)],
         options=[("grpc.so_reuseport", 1 if share_port else 0),
                  ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
     )
-    broker_pb2_grpc.add_BrokerServicer_to_server(BrokerServicer(ctx), server)  # type: ignore[no-untyped-call]
+    broker_pb2_grpc.add_BrokerServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
@@ -58,4 +66,4 @@ async def start_server(ctx: BrokerContext, address: str | None = None, *, share_
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return BoundServer(server, port, health_servicer)
+    return BoundServer(server, port, health_servicer, servicer, executor)

@@ -27,7 +27,7 @@ from dualtrack.broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from dualtrack.broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.snapshot import ClusterSnapshot, GpuGroup, NodeCapacity, PoolCapacity, Switch
 from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "FieldIssue",
     "FilterStatus",
     "FilterVerdict",
+    "GpuGroup",
     "InvalidTransition",
     "Job",
     "JobEvent",

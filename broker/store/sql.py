@@ -107,6 +107,7 @@ class SqlJobStore:
         migrate(self._engine)
         self._specs = SpecCache()
         self._changed = threading.Condition()
+        self._listeners: list[Callable[[], None]] = []
         self._group_max = group_commit_max
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="store-group-commit", daemon=True)
@@ -306,9 +307,18 @@ class SqlJobStore:
         with self._changed:
             self._changed.wait(timeout)
 
+    def add_commit_listener(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def remove_commit_listener(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
+        for callback in list(self._listeners):
+            callback()
 
     def counts(self) -> Iterable[tuple[str, str, str, int]]:
         query = select(jobs.c.state, jobs.c.backend, jobs.c.tenant, func.count()).group_by(

@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dualtrack.adapters.slurm.gpus import gpus_in
 from dualtrack.adapters.slurm.parsers import (
     errors_of,
-    gpus_in,
     gres_type,
     number,
     parse_jobs,
