@@ -13,7 +13,9 @@ A failed gang with a PodFailed/PodEvicted -> RestartJob policy raises ``retryCou
 Restarting) while ``retryCount < maxRetry`` and is Failed once it reaches it (Volcano's rule: at most maxRetry
 runs in all); without such a policy the vcjob is Failed at once.
 
-How long pods run and how they exit is the simulator's own script (``Script``), never the client's business.
+How long pods run and how they exit is the simulator's own script (``Script``), never the client's business;
+pods bound to ``run: process`` nodes run for real instead: after writing back, ``tick`` hands the model to the
+process kubelet (``sim.kubeapi.kubelet``), which starts, reports and kills their processes.
 """
 
 from __future__ import annotations
