@@ -33,7 +33,7 @@ from dualtrack.broker.domain import (
     Switch,
     parse_backend_object_name,
 )
-from dualtrack.broker.domain.launch import launch_argv, render_shell
+from dualtrack.broker.domain.launch import job_argv, render_shell
 
 
 @dataclass
@@ -218,7 +218,7 @@ class InMemoryBackend:
             return out
 
     def render(self, job: Job, placement: Placement) -> str:
-        return f"# in-memory test backend {self.name}\n{render_shell(launch_argv(job.spec.spec))}\n"
+        return f"# in-memory test backend {self.name}\n{render_shell(job_argv(job))}\n"
 
     # -- simulation ----------------------------------------------------------------------------
     def _release(self, fake: _FakeJob) -> None:

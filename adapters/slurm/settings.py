@@ -69,11 +69,13 @@ class SlurmSettings:
     datasets: Mapping[str, str] = field(default_factory=dict)
     master_port: int = 29500
     command_timeout_s: float = 30.0
+    # host folder bound read-write at /checkpoints; YOLO run dirs live below it (docs/yolo.md#checkpoints)
+    checkpoint_root: str | None = None
 
 
 KNOWN = {
     "transport", "partition", "qos", "accounts", "gpuTypes", "outputDir", "slurmConf", "ssh", "rest",
-    "container", "datasets", "masterPort", "commandTimeout",
+    "container", "datasets", "masterPort", "commandTimeout", "checkpointRoot",
 }
 
 
@@ -231,4 +233,5 @@ def parse_settings(backend: str, raw: Mapping[str, Any]) -> SlurmSettings:
         datasets=datasets,
         master_port=c.integer(raw.get("masterPort", 29500), "masterPort", 1024, 65535),
         command_timeout_s=c.number(raw.get("commandTimeout", 30), "commandTimeout"),
+        checkpoint_root=c.path(raw["checkpointRoot"], "checkpointRoot") if raw.get("checkpointRoot") else None,
     )

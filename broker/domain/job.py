@@ -124,6 +124,9 @@ class Job:
     version: int = 1
     excluded_backends: tuple[str, ...] = ()  # left by reroutes; placement avoids them for later attempts
     migration: MigrationRequest | None = None  # an operator's pending ``dualtrack migrate``
+    # Set only on the value handed to Backend.submit for one attempt (not stored): the in-container path of
+    # the checkpoint a YOLO attempt resumes from (docs/yolo.md#resume).
+    resume_from: str | None = None
 
     @property
     def tenant(self) -> str:
