@@ -63,6 +63,11 @@ class SlurmBackend:
         self._names: dict[str, str] | None = None  # object name -> Slurm job id; None = must list again
         self.unsupported: Mapping[Feature, str] = self._unsupported()
 
+    @property
+    def checkpoint_root(self) -> str | None:
+        """The host folder mounted at /checkpoints in this backend's jobs (``broker.checkpoints``)."""
+        return self.settings.checkpoint_root
+
     def forget_submissions(self) -> None:
         """Drop the cached name -> job id map (a new reconciler leader: another may have submitted since)."""
         with self._lock:

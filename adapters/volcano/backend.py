@@ -54,6 +54,11 @@ class VolcanoBackend:
         self._products: dict[str, tuple[str, ...]] = {}  # gpuType -> product label values seen on nodes
         self._products_at = float("-inf")
 
+    @property
+    def checkpoint_root(self) -> str | None:
+        """The host folder mounted at /checkpoints in this backend's jobs (``broker.checkpoints``)."""
+        return self.settings.checkpoint_root
+
     # -- Backend Protocol --------------------------------------------------------------------
     def render(self, job: Job, placement: Placement) -> str:
         """The vcjob YAML; uses the GPU products learnt from the last snapshot (no API call)."""

@@ -19,7 +19,7 @@ import logging
 import time
 
 from dualtrack.adapters.base import BackendError
-from dualtrack.broker.checkpoints import CheckpointsNotVisible, latest_checkpoint
+from dualtrack.broker.checkpoints import CheckpointsNotVisible, CheckpointStorage, latest_checkpoint
 from dualtrack.broker.domain import FilterStatus, Job, JobState, MigrationRequest
 from dualtrack.broker.domain.spec import Track
 from dualtrack.broker.placement import placement_context, usage_of
@@ -40,21 +40,26 @@ def migrate_requested(cycle: Cycle) -> None:
                     job, f"migration request of attempt {request.attempt} dropped: the job is on attempt "
                          f"{job.attempt} now", Changes(clear_migration=True)))
                 continue
-            why = due(job, request)
+            why = due(job, request, _checkpoint_root(cycle, job))
             if why is not None:
                 _move(cycle, job, request, why)
         except StaleJob:
             log.info("job %s changed while being migrated", job.id)
 
 
-def due(job: Job, request: MigrationRequest) -> str | None:
+def _checkpoint_root(cycle: Cycle, job: Job) -> str | None:
+    backend = cycle.ctx.backends.get(job.backend) if job.backend and job.backend in cycle.ctx.backends else None
+    return backend.checkpoint_root if isinstance(backend, CheckpointStorage) else None
+
+
+def due(job: Job, request: MigrationRequest, checkpoint_root: str | None) -> str | None:
     """Why the job moves now, or None while it waits for its next checkpoint."""
     if request.now:
         return "stopped at once (--now)"
     if job.state is not JobState.RUNNING:
         return f"not running yet ({job.state})"
     try:
-        checkpoint = latest_checkpoint(job)
+        checkpoint = latest_checkpoint(job, checkpoint_root)
     except CheckpointsNotVisible as exc:
         return f"stopped at once: {exc}"
     if checkpoint is None or checkpoint.written_at <= request.requested_at:
