@@ -63,11 +63,6 @@ class SlurmBackend:
         self._names: dict[str, str] | None = None  # object name -> Slurm job id; None = must list again
         self.unsupported: Mapping[Feature, str] = self._unsupported()
 
-    @property
-    def checkpoint_root(self) -> str | None:
-        """The host folder mounted at /checkpoints in this backend's jobs (``broker.checkpoints``)."""
-        return self.settings.checkpoint_root
-
     def forget_submissions(self) -> None:
         """Drop the cached name -> job id map (a new reconciler leader: another may have submitted since)."""
         with self._lock:
@@ -77,6 +72,11 @@ class SlurmBackend:
     def needs_sif(self) -> bool:
         """True when jobs run from a SIF (apptainer, singularity, sif-bwrap); False for runtime none."""
         return self.settings.container.runtime != "none"
+
+    @property
+    def checkpoint_root(self) -> str | None:
+        """The host folder bound at /checkpoints in YOLO jobs (``checkpointRoot``), if configured."""
+        return self.settings.checkpoint_root
 
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "

@@ -54,12 +54,13 @@ class VolcanoBackend:
         self._products: dict[str, tuple[str, ...]] = {}  # gpuType -> product label values seen on nodes
         self._products_at = float("-inf")
 
+    # -- Backend Protocol --------------------------------------------------------------------
+
     @property
     def checkpoint_root(self) -> str | None:
-        """The host folder mounted at /checkpoints in this backend's jobs (``broker.checkpoints``)."""
+        """Where the broker sees the files of the ``checkpointClaim`` volume (``checkpointRoot``), if set."""
         return self.settings.checkpoint_root
 
-    # -- Backend Protocol --------------------------------------------------------------------
     def render(self, job: Job, placement: Placement) -> str:
         """The vcjob YAML; uses the GPU products learnt from the last snapshot (no API call)."""
         return to_yaml(render_vcjob(job, placement, self.settings, self._products))

@@ -137,7 +137,7 @@ def _candidate_to_pb(c: CandidateEvaluation) -> pb.CandidateEvaluation:
     )
 
 
-def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True) -> pb.Job:
+def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True, output_dir: str = "") -> pb.Job:
     message = pb.Job(
         id=job.id,
         name=job.name,
@@ -154,6 +154,7 @@ def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = Tr
         updated_at=timestamp(job.updated_at),
         state_since=timestamp(job.state_since),
         spec_yaml=spec_yaml,
+        output_dir=output_dir,
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code

@@ -21,6 +21,7 @@ import grpc
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.auth import Authenticator
 from dualtrack.broker.api.errors import abort_with
+from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
 from dualtrack.broker.handlers import inspect, jobs, migrate
@@ -71,7 +72,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return self._auth.tenant(context.invocation_metadata())
 
     def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
-        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full)
+        backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
+        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full,
+                                 output_dir=output_dir(job, backend) or "")
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled

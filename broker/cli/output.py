@@ -77,6 +77,8 @@ def job_detail(job: pb.Job) -> None:
                   f"  backend job {job.backend_job_id or '-'}  object {job.object_name}")
     console.print(f"  image     {job.image_ref or job.spec.spec.image}")
     console.print(f"  exit code {exit_code}")
+    if job.output_dir:
+        console.print(f"  output    {job.output_dir}", markup=False)
     if job.reason:
         console.print(f"  reason    {job.reason}", markup=False)
     if job.explanation.summary:

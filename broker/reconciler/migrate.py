@@ -3,7 +3,7 @@
 For every job on a backend that carries a ``MigrationRequest`` made for its current attempt:
 1. wait until it is due: at once with ``now``, for a job not running yet, or for a job whose checkpoints the
    broker cannot see (``broker.checkpoints``); otherwise once a checkpoint newer than the request exists
-   (a YOLO job writes ``last.pt`` every epoch);
+   (a YOLO job writes ``last.pt`` every epoch; ``broker.checkpoints``);
 2. place attempt n+1 on the target (the named backend, the spec's track preference set aside for it; or any
    other backend). When the target cannot take it now, the job keeps running where it is and the step tries
    again next cycle (the job's reason says why);
@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import time
 
-from dualtrack.adapters.base import BackendError
-from dualtrack.broker.checkpoints import CheckpointsNotVisible, CheckpointStorage, latest_checkpoint
+from dualtrack.adapters.base import Backend, BackendError
+from dualtrack.broker.checkpoints import CheckpointsNotVisible, latest_checkpoint
 from dualtrack.broker.domain import FilterStatus, Job, JobState, MigrationRequest
 from dualtrack.broker.domain.spec import Track
 from dualtrack.broker.placement import placement_context, usage_of
@@ -40,31 +40,30 @@ def migrate_requested(cycle: Cycle) -> None:
                     job, f"migration request of attempt {request.attempt} dropped: the job is on attempt "
                          f"{job.attempt} now", Changes(clear_migration=True)))
                 continue
-            why = due(job, request, _checkpoint_root(cycle, job))
+            why = due(job, request, _backend_of(cycle, job))
             if why is not None:
                 _move(cycle, job, request, why)
         except StaleJob:
             log.info("job %s changed while being migrated", job.id)
 
 
-def _checkpoint_root(cycle: Cycle, job: Job) -> str | None:
-    backend = cycle.ctx.backends.get(job.backend) if job.backend and job.backend in cycle.ctx.backends else None
-    return backend.checkpoint_root if isinstance(backend, CheckpointStorage) else None
+def _backend_of(cycle: Cycle, job: Job) -> Backend | None:
+    return cycle.ctx.backends.get(job.backend) if job.backend and job.backend in cycle.ctx.backends else None
 
 
-def due(job: Job, request: MigrationRequest, checkpoint_root: str | None) -> str | None:
+def due(job: Job, request: MigrationRequest, backend: Backend | None) -> str | None:
     """Why the job moves now, or None while it waits for its next checkpoint."""
     if request.now:
         return "stopped at once (--now)"
     if job.state is not JobState.RUNNING:
         return f"not running yet ({job.state})"
     try:
-        checkpoint = latest_checkpoint(job, checkpoint_root)
+        checkpoint = latest_checkpoint(job, backend)
     except CheckpointsNotVisible as exc:
         return f"stopped at once: {exc}"
     if checkpoint is None or checkpoint.written_at <= request.requested_at:
         return None
-    epoch = f" of epoch {checkpoint.epoch}" if checkpoint.epoch else ""
+    epoch = f" of epoch {checkpoint.epochs_done}" if checkpoint.epochs_done else ""
     at = time.strftime("%H:%M:%S", time.localtime(checkpoint.written_at))
     return f"after its checkpoint{epoch} ({checkpoint.path.name}, {at})"
 

@@ -201,7 +201,7 @@ class Reroute(_message.Message):
     def __init__(self, pending_timeout: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "tenant", "state", "attempt", "backend", "track", "backend_job_id", "object_name", "reason", "exit_code", "image_ref", "created_at", "updated_at", "state_since", "spec", "explanation", "spec_yaml")
+    __slots__ = ("id", "name", "tenant", "state", "attempt", "backend", "track", "backend_job_id", "object_name", "reason", "exit_code", "image_ref", "created_at", "updated_at", "state_since", "spec", "explanation", "spec_yaml", "output_dir")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
@@ -220,6 +220,7 @@ class Job(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SPEC_YAML_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIR_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     tenant: str
@@ -238,7 +239,8 @@ class Job(_message.Message):
     spec: JobSpec
     explanation: Explanation
     spec_yaml: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., attempt: _Optional[int] = ..., backend: _Optional[str] = ..., track: _Optional[str] = ..., backend_job_id: _Optional[str] = ..., object_name: _Optional[str] = ..., reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., image_ref: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., spec_yaml: _Optional[str] = ...) -> None: ...
+    output_dir: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., attempt: _Optional[int] = ..., backend: _Optional[str] = ..., track: _Optional[str] = ..., backend_job_id: _Optional[str] = ..., object_name: _Optional[str] = ..., reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., image_ref: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., spec_yaml: _Optional[str] = ..., output_dir: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec", "spec_yaml", "idempotency_key", "track")

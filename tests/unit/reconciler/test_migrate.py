@@ -5,7 +5,9 @@ not on a backend or a target that does not exist; a named target overrides the s
 from __future__ import annotations
 
 import os
+import pickle
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,12 @@ def _running_on_kube(harness: Harness, **replace: str) -> str:
     harness.backend("slurm-a").script(job.id, LONG)
     harness.until(job.id, lambda j: j.state is JobState.RUNNING and j.backend == "kube-a")
     return job.id
+
+
+def _write_checkpoint(path: Path, epoch: int) -> None:
+    """A torch-style zip whose data.pkl holds what ultralytics' last.pt holds (epoch is 0-based)."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("last/data.pkl", pickle.dumps({"epoch": epoch, "optimizer": {}, "train_args": {"epochs": 5}}))
 
 
 def _messages(harness: Harness, job_id: str) -> list[str]:
@@ -53,7 +61,7 @@ def test_migrate_waits_for_the_next_checkpoint(harness: Harness, tmp_path: Path)
     job_id = _running_on_kube(harness, **{"batch: 16}": f"batch: 16, project: {project}, name: weld}}"})
     weights = project / "weld" / "weights"
     weights.mkdir(parents=True)
-    (weights / "last.pt").write_text("epoch 1")
+    _write_checkpoint(weights / "last.pt", 0)
     old = time.time() - 30
     os.utime(weights / "last.pt", (old, old))
     request_migration(harness.ctx, job_id, to_backend="slurm-a")
@@ -61,8 +69,7 @@ def test_migrate_waits_for_the_next_checkpoint(harness: Harness, tmp_path: Path)
         harness.cycle()
     waiting = harness.ctx.store.get(job_id)
     assert waiting.state is JobState.RUNNING and waiting.backend == "kube-a" and waiting.migration is not None
-    (project / "weld" / "results.csv").write_text("epoch,loss\n1,0.9\n2,0.8\n")
-    (weights / "last.pt").write_text("epoch 2")
+    _write_checkpoint(weights / "last.pt", 1)
     moved = harness.until(job_id, lambda j: j.backend == "slurm-a" and j.state is JobState.RUNNING)
     assert any("after its checkpoint of epoch 2 (last.pt" in m for m in _messages(harness, job_id))
     assert moved.attempt == 2
