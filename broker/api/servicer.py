@@ -24,7 +24,7 @@ from dualtrack.broker.api.errors import abort_with, item_error
 from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
-from dualtrack.broker.handlers import bulk, inspect, jobs
+from dualtrack.broker.handlers import bulk, inspect, jobs, migrate
 from dualtrack.broker.handlers.watch import EventFanout
 from dualtrack.broker.store import Created
 from dualtrack.v1 import broker_pb2 as pb
@@ -157,3 +157,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
             else:
                 response.results.add(error=item_error(outcome))
         return response
+
+    @_handled
+    async def MigrateJob(self, request: pb.MigrateJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        job = await self._blocking(migrate.request_migration, self.ctx, request.id, to_backend=request.to_backend,
+                                   now=request.now, reason=request.reason, tenant=self._tenant(context))
+        return self._job(job)

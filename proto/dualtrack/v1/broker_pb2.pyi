@@ -581,3 +581,15 @@ class SubmitJobsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[SubmitJobsResult]
     accepted: int
     def __init__(self, results: _Optional[_Iterable[_Union[SubmitJobsResult, _Mapping]]] = ..., accepted: _Optional[int] = ...) -> None: ...
+
+class MigrateJobRequest(_message.Message):
+    __slots__ = ("id", "to_backend", "now", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    to_backend: str
+    now: bool
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., to_backend: _Optional[str] = ..., now: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
