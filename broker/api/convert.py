@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dualtrack.broker.domain import (
     CandidateEvaluation,
+    ControllerHealth,
     Explanation,
     FilterStatus,
     Job,
@@ -16,9 +17,11 @@ from dualtrack.broker.domain import (
     JobSpec,
     JobState,
 )
+from dualtrack.broker.domain.limits import MAX_SPEC_BYTES
 from dualtrack.broker.domain.quantity import format_duration
 from dualtrack.broker.handlers.inspect import BackendStatus
 from dualtrack.broker.handlers.specs import SpecSource
+from dualtrack.policies import Decision
 from dualtrack.v1 import broker_pb2 as pb
 
 _TRACK_OF_KIND = {"volcano": "kubernetes", "slurm": "slurm"}
@@ -51,7 +54,10 @@ def spec_source(request: Any) -> SpecSource:
     if which == "spec_yaml":
         return SpecSource(yaml_text=request.spec_yaml)
     if which == "spec":
-        return SpecSource(data=spec_dict_from_pb(request.spec))
+        size = request.spec.ByteSize()
+        if size > MAX_SPEC_BYTES:  # refused by the handler on its size alone: not worth converting
+            return SpecSource(data={}, size=size)
+        return SpecSource(data=spec_dict_from_pb(request.spec), size=size)
     return SpecSource()
 
 
@@ -165,6 +171,23 @@ def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = Tr
     return message
 
 
+def decision_to_pb(decision: Decision) -> pb.ExplainPlacementResponse:
+    """ExplainPlacement's answer: the verdict, the chosen backend/pool/tier and every candidate's scores."""
+    placement = decision.placement
+    response = pb.ExplainPlacementResponse(
+        status=filter_status_to_pb(decision.status),
+        backend=placement.backend if placement else "",
+        pool=(placement.pool or "") if placement else "",
+        tier=(placement.tier or "") if placement else "",
+    )
+    explanation = explanation_to_pb(decision.explanation)
+    if explanation is not None:
+        response.explanation.CopyFrom(explanation)
+    if decision.status is FilterStatus.UNRESOLVABLE and not decision.explanation.candidates:
+        response.explanation.summary = "no backends are configured"
+    return response
+
+
 def event_to_pb(event: JobEvent) -> pb.JobEvent:
     return pb.JobEvent(
         seq=event.seq,
@@ -179,6 +202,18 @@ def event_to_pb(event: JobEvent) -> pb.JobEvent:
     )
 
 
+def controller_to_pb(health: ControllerHealth) -> pb.ControllerStatus:
+    return pb.ControllerStatus(
+        up=health.up,
+        latency_seconds=health.latency_s or 0.0,
+        hosts_up=[host for host, ok in health.controllers if ok],
+        hosts_down=[host for host, ok in health.controllers if not ok],
+        schedule_last_cycle_seconds=health.schedule_last_cycle_s or 0.0,
+        backfill_last_cycle_seconds=health.backfill_last_cycle_s or 0.0,
+        backfill_mean_cycle_seconds=health.backfill_mean_cycle_s or 0.0,
+    )
+
+
 def backend_to_pb(status: BackendStatus) -> pb.Backend:
     snap = status.snapshot
     message = pb.Backend(
@@ -189,6 +224,8 @@ def backend_to_pb(status: BackendStatus) -> pb.Backend:
         error=status.health.last_error or (snap.error if snap else ""),
         unsupported=status.unsupported,
     )
+    if snap is not None and snap.controller is not None:
+        message.controller.CopyFrom(controller_to_pb(snap.controller))
     if snap is not None and snap.healthy:
         message.gpus_total = snap.gpus_total
         message.gpus_free = snap.gpus_free

@@ -1,9 +1,11 @@
-"""The dualtrack.v1.Broker servicer (asyncio): thin. Authenticates, converts proto <-> domain, calls a
-handler, maps errors to status codes. All behaviour lives in broker/handlers.
+"""The dualtrack.v1.Broker servicer (asyncio): thin. Each RPC authenticates, converts proto -> domain, makes
+one handler call, converts the answer back; errors map to status codes (broker/api/errors.py). All behaviour
+lives in broker/handlers.
 
-Handlers are plain blocking functions; they run in worker threads (``asyncio.to_thread``), except the CPU-only
-half of SubmitJob, which runs on the event loop before it awaits the store's group commit without holding a
-thread. That keeps a submission's cost to the validation and one share of an fsync.
+Blocking handlers run in the server's own bounded thread pool (``server.maxWorkers``), never on the event
+loop and never in asyncio's default executor. SubmitJob's handler returns a future of the store's group
+commit, awaited without holding a thread; WatchJobs streams wait on the event fan-out, also without a thread
+(docs/api.md).
 """
 
 from __future__ import annotations
@@ -11,17 +13,20 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 import grpc
 
 from dualtrack.broker.api import convert
-from dualtrack.broker.api.errors import Unauthenticated, abort_with
+from dualtrack.broker.api.auth import Authenticator
+from dualtrack.broker.api.errors import abort_with, item_error
 from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
-from dualtrack.broker.domain import FilterStatus, Job
-from dualtrack.broker.handlers import inspect, jobs, watch
-from dualtrack.broker.store import IdempotencyConflict
+from dualtrack.broker.domain import Job
+from dualtrack.broker.handlers import bulk, inspect, jobs
+from dualtrack.broker.handlers.watch import EventFanout
+from dualtrack.broker.store import Created
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
@@ -43,119 +48,89 @@ def _handled(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]
 
 
 class BrokerServicer(pb_grpc.BrokerServicer):
-    def __init__(self, ctx: BrokerContext):
+    """Create inside the serving event loop; ``close`` ends the watch streams."""
+
+    def __init__(self, ctx: BrokerContext, executor: Executor):
         self.ctx = ctx
+        self._executor = executor
+        self._auth = Authenticator(ctx.config.auth, ctx.config.server.tls)
+        self._tracks = {b.name: str(b.track) for b in ctx.backends}
+        self._watch = EventFanout(ctx, self._blocking)
 
-    # -- auth ------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._watch.close()
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking handler in the server's pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def _durable(self, fn: Callable[..., Future[T]], *args: Any, **kwargs: Any) -> T:
+        """Run a handler that returns a future of a store commit; await the commit without a thread."""
+        return await asyncio.wrap_future(await self._blocking(fn, *args, **kwargs))
+
     def _tenant(self, context: grpc.aio.ServicerContext) -> str | None:
-        """The tenant the caller acts for; None = unrestricted (no auth configured, or an admin token).
-        Raises Unauthenticated."""
-        tokens = self.ctx.config.auth.tokens
-        if not tokens:
+        """The caller's tenant (docs/security.md). Raises Unauthenticated."""
+        if not self._auth.required:
             return None
-        metadata = dict(context.invocation_metadata() or ())
-        header = str(metadata.get("authorization", ""))
-        token = header.removeprefix("Bearer ").strip()
-        tenant = tokens.get(token) if token else None
-        if tenant is None:
-            raise Unauthenticated("missing or unknown bearer token")
-        return None if tenant == "*" else tenant
+        return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
-    def _track(self, job: Job) -> str:
-        if job.backend and job.backend in self.ctx.backends:
-            return self.ctx.backends.get(job.backend).track
-        return ""
-
-    def _job(self, job: Job, *, full: bool = True) -> pb.Job:
+    def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
         backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
-        return convert.job_to_pb(job, self._track(job), full=full, output_dir=output_dir(job, backend) or "")
+        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full,
+                                 output_dir=output_dir(job, backend) or "")
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled
     async def SubmitJob(self, request: pb.SubmitJobRequest, context: grpc.aio.ServicerContext) -> pb.SubmitJobResponse:
-        new = jobs.prepare_submission(self.ctx, convert.spec_source(request), idempotency_key=request.idempotency_key,
-                                      track=request.track, tenant=self._tenant(context))
-        try:
-            created = await asyncio.wrap_future(self.ctx.store.create_future(new))
-        except IdempotencyConflict:
-            jobs.submission_conflicted(self.ctx, new)
-            raise
-        jobs.submission_stored(self.ctx, created)
+        created = await self._durable(jobs.submit_job, self.ctx, convert.spec_source(request),
+                                      idempotency_key=request.idempotency_key, track=request.track,
+                                      tenant=self._tenant(context))
         # The reply leaves out the spec the client just sent (GetJob returns it): converting it back costs
         # more than the rest of the submission.
         return pb.SubmitJobResponse(job=self._job(created.job, full=False), duplicate=created.duplicate)
 
     @_handled
     async def GetJob(self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        tenant = self._tenant(context)
-
-        def read() -> pb.Job:
-            job = jobs.get_job(self.ctx, request.id, tenant=tenant)
-            message = self._job(job)
-            message.spec_yaml = self.ctx.store.spec_yaml(job.id)
-            return message
-
-        return await asyncio.to_thread(read)
+        found = await self._blocking(jobs.describe_job, self.ctx, request.id, tenant=self._tenant(context))
+        return self._job(found.job, spec_yaml=found.spec_yaml)
 
     @_handled
     async def ListJobs(self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext) -> pb.ListJobsResponse:
-        tenant = self._tenant(context)
-        page = await asyncio.to_thread(
+        page = await self._blocking(
             jobs.list_jobs, self.ctx, tenant=request.tenant, states=[convert.state_from_pb(s) for s in request.states],
-            backend=request.backend, page_size=request.page_size, page_token=request.page_token, caller_tenant=tenant,
+            backend=request.backend, page_size=request.page_size, page_token=request.page_token,
+            caller_tenant=self._tenant(context),
         )
         return pb.ListJobsResponse(jobs=[self._job(j, full=False) for j in page.jobs],
                                    next_page_token=page.next_page_token)
 
     @_handled
     async def CancelJob(self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
-        tenant = self._tenant(context)
-        job = await asyncio.to_thread(jobs.cancel_job, self.ctx, request.id, reason=request.reason, tenant=tenant)
+        job = await self._blocking(jobs.cancel_job, self.ctx, request.id, reason=request.reason,
+                                   tenant=self._tenant(context))
         return self._job(job)
 
     async def WatchJobs(self, request: pb.WatchJobsRequest,
                         context: grpc.aio.ServicerContext) -> AsyncIterator[pb.JobEvent]:
-        active = True
         try:
-            tenant = self._tenant(context)
-            if request.job_id:
-                await asyncio.to_thread(jobs.get_job, self.ctx, request.job_id, tenant=tenant)
-            stream = watch.watch_events(
-                self.ctx, job_id=request.job_id, since_seq=request.since_seq, tenant=tenant,
-                follow_until_terminal=request.follow_until_terminal, keep_going=lambda: active,
-            )
-            done = object()
-            while True:
-                event = await asyncio.to_thread(next, stream, done)
-                if event is done:
-                    return
-                yield convert.event_to_pb(event)  # type: ignore[arg-type]
+            events = self._watch.watch(job_id=request.job_id, since_seq=request.since_seq,
+                                       tenant=self._tenant(context),
+                                       follow_until_terminal=request.follow_until_terminal)
+            async for event in events:
+                yield convert.event_to_pb(event)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await abort_with(context, exc)
-        finally:
-            active = False  # lets the generator's thread stop at its next poll
 
     @_handled
     async def ExplainPlacement(
         self, request: pb.ExplainPlacementRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExplainPlacementResponse:
-        decision = await asyncio.to_thread(inspect.explain_placement, self.ctx, convert.spec_source(request),
-                                           track=request.track, tenant=self._tenant(context))
-        placement = decision.placement
-        response = pb.ExplainPlacementResponse(
-            status=convert.filter_status_to_pb(decision.status),
-            backend=placement.backend if placement else "",
-            pool=(placement.pool or "") if placement else "",
-            tier=(placement.tier or "") if placement else "",
-        )
-        explanation = convert.explanation_to_pb(decision.explanation)
-        if explanation is not None:
-            response.explanation.CopyFrom(explanation)
-        if decision.status is FilterStatus.UNRESOLVABLE and not decision.explanation.candidates:
-            response.explanation.summary = "no backends are configured"
-        return response
+        decision = await self._blocking(inspect.explain_placement, self.ctx, convert.spec_source(request),
+                                        track=request.track, tenant=self._tenant(context))
+        return convert.decision_to_pb(decision)
 
     @_handled
     async def ListBackends(self, request: pb.ListBackendsRequest,
@@ -165,7 +140,20 @@ class BrokerServicer(pb_grpc.BrokerServicer):
 
     @_handled
     async def RenderJob(self, request: pb.RenderJobRequest, context: grpc.aio.ServicerContext) -> pb.RenderJobResponse:
-        rendered = await asyncio.to_thread(inspect.render_job, self.ctx, convert.spec_source(request),
-                                           track=request.track, backend=request.backend,
-                                           tenant=self._tenant(context))
+        rendered = await self._blocking(inspect.render_job, self.ctx, convert.spec_source(request),
+                                        track=request.track, backend=request.backend, tenant=self._tenant(context))
         return pb.RenderJobResponse(backend=rendered.backend, kind=rendered.kind, artefact=rendered.artefact)
+
+    @_handled
+    async def SubmitJobs(self, request: pb.SubmitJobsRequest,
+                         context: grpc.aio.ServicerContext) -> pb.SubmitJobsResponse:
+        items = [bulk.Submission(convert.spec_source(i), i.idempotency_key, i.track) for i in request.items]
+        outcomes = await self._durable(bulk.submit_jobs, self.ctx, items, tenant=self._tenant(context))
+        response = pb.SubmitJobsResponse()
+        for outcome in outcomes:
+            if isinstance(outcome, Created):
+                response.results.add(job=self._job(outcome.job, full=False), duplicate=outcome.duplicate)
+                response.accepted += 0 if outcome.duplicate else 1
+            else:
+                response.results.add(error=item_error(outcome))
+        return response

@@ -26,7 +26,14 @@ from dualtrack.broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from dualtrack.broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.snapshot import (
+    ClusterSnapshot,
+    ControllerHealth,
+    GpuGroup,
+    NodeCapacity,
+    PoolCapacity,
+    Switch,
+)
 from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
@@ -36,6 +43,7 @@ __all__ = [
     "BackendRef",
     "CandidateEvaluation",
     "ClusterSnapshot",
+    "ControllerHealth",
     "EventType",
     "Explanation",
     "FailureKind",
@@ -43,6 +51,7 @@ __all__ = [
     "FieldIssue",
     "FilterStatus",
     "FilterVerdict",
+    "GpuGroup",
     "InvalidTransition",
     "Job",
     "JobEvent",

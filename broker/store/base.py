@@ -6,7 +6,7 @@ stream (events), metrics (counts). All methods are thread-safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +83,10 @@ class JobStore(Protocol):
     def create(self, new: NewJob) -> Created:
         """Store a job in ACCEPTED durably (fsync'd) before returning. Raises IdempotencyConflict."""
 
+    def create_many(self, news: Sequence[NewJob]) -> list[Created | Exception]:
+        """Store several jobs in ACCEPTED in one durable transaction; one outcome per item, in order: Created,
+        or the IdempotencyConflict that refused that item (the others are stored regardless)."""
+
     def get(self, job_id: str) -> Job:
         """Raises JobNotFound."""
 
@@ -125,6 +129,12 @@ class JobStore(Protocol):
 
     def wait_for_events(self, after_seq: int, timeout: float) -> None:
         """Block until an event newer than ``after_seq`` may exist, or ``timeout`` passes."""
+
+    def add_commit_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` (from the committing thread; it must not block) after every commit of this
+        process that may have added events. Commits of other processes are not signalled: poll for those."""
+
+    def remove_commit_listener(self, callback: Callable[[], None]) -> None: ...
 
     def counts(self) -> Iterable[tuple[str, str, str, int]]:
         """(state, backend or "", tenant, count) for every non-empty group."""

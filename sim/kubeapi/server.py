@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +40,8 @@ SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", 
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
                   "compiler": "gc", "platform": "linux/amd64"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DEFAULT_CRD_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "volcano"
+# The Volcano CRDs ship inside this package (docs/kubernetes.md), so an installed simulator finds them.
+DEFAULT_CRD_DIR = Path(str(files(__package__ or "dualtrack.sim.kubeapi").joinpath("volcano-crds")))
 
 
 class KubeSim:

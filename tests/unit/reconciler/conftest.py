@@ -36,7 +36,7 @@ class Harness:
         for old, new in replace.items():
             assert old in text, old
             text = text.replace(old, new)
-        return submit_job(self.ctx, SpecSource(yaml_text=text)).job
+        return submit_job(self.ctx, SpecSource(yaml_text=text)).result().job
 
     def cycle(self) -> None:
         report = self.reconciler.run_cycle()
