@@ -6,6 +6,8 @@
 #     jobs run for real there (container runtime "none": on the host)
 #   - the Kubernetes API simulator (scripts/kubesim/start.sh): 4 nodes x 8 a100 behind the official
 #     kubernetes client and a Volcano-like gang scheduler; its pods are simulated (no containers run)
+#   - scripts/demo-kube-yolo.sh: a second simulator whose node runs pods for real (the process kubelet) and
+#     a real 2-epoch YOLO job on it, with `kubectl logs` of its pod
 #   - dualtrack serve with no config file: SQLite in $DUALTRACK_DATA_DIR, both clusters as backends
 #
 # The clusters keep running afterwards (stop them with scripts/slurm/stop.sh and scripts/kubesim/stop.sh);
@@ -69,6 +71,9 @@ sed 's/^/  /' "${DUALTRACK_SLURM_DIR:-/var/tmp/dualtrack-slurm}/output/slurm-$sl
 step "a job no backend could ever run is refused at submit, with each backend's reason"
 sed 's/gpusPerWorker: 8/gpusPerWorker: 16/' examples/yolo-8gpu-node.yaml >"$DUALTRACK_DATA_DIR/too-big.yaml"
 $DT submit "$DUALTRACK_DATA_DIR/too-big.yaml" || echo "(refused, as it should be: exit code $?)"
+
+step "a real YOLO job on the Kubernetes track: pods run as processes in the YOLO image (scripts/demo-kube-yolo.sh)"
+scripts/demo-kube-yolo.sh
 
 step "every job the broker knows"
 $DT list
