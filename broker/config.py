@@ -12,6 +12,7 @@ API simulator of ``scripts/kubesim/start.sh``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ import yaml
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dualtrack.broker.domain.limits import quote
 from dualtrack.broker.domain.quantity import parse_duration
-from dualtrack.broker.domain.spec import FieldIssue, issues_from_validation
+from dualtrack.broker.domain.spec import DNS1123_LABEL, FieldIssue, issues_from_validation
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -41,6 +43,32 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _tenant_name(value: str) -> str:
+    if len(value) > 40 or not DNS1123_LABEL.fullmatch(value):
+        raise ValueError(f"tenant {quote(value)} is not a DNS-1123 label of at most 40 characters")
+    return value
+
+
+class TlsConfig(_Section):
+    """docs/security.md: TLS with certFile/keyFile; mutual TLS (client certificates required) with
+    clientCaFile. The files are read again when they change."""
+
+    cert_file: Path = Field(alias="certFile")
+    key_file: Path = Field(alias="keyFile")
+    client_ca_file: Path | None = Field(default=None, alias="clientCaFile")
+    # client certificate subject alternative name (DNS name, URI or e-mail) -> tenant ("*" = every tenant);
+    # without a match the tenant is the certificate's subject CN
+    san_tenants: dict[str, str] = Field(default_factory=dict, alias="sanTenants")
+
+    @field_validator("san_tenants")
+    @classmethod
+    def _tenants(cls, v: dict[str, str]) -> dict[str, str]:
+        for tenant in v.values():
+            if tenant != "*":
+                _tenant_name(tenant)
+        return v
+
+
 class ServerConfig(_Section):
     address: str = DEFAULT_ADDRESS
     max_workers: int = Field(default=32, ge=1, le=1024, alias="maxWorkers")  # threads for blocking handlers
@@ -48,11 +76,22 @@ class ServerConfig(_Section):
     # submissions and serve reads; the store's lease lets exactly one reconcile. Worker i serves /metrics on
     # metrics.port + i.
     workers: int = Field(default=1, ge=1, le=64)
+    tls: TlsConfig | None = None
+    # an extra plaintext listener serving only grpc.health.v1 (for probes that cannot present a client
+    # certificate); None: health is served on ``address`` only
+    health_address: str | None = Field(default=None, alias="healthAddress")
 
 
 class MetricsConfig(_Section):
     host: str = "127.0.0.1"
     port: int | None = Field(default=9464, ge=0, le=65535)  # None disables the /metrics endpoint
+    # tenants labelled by name besides those of auth.tokens; every other tenant is labelled "other"
+    tenants: list[str] = Field(default_factory=list)
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenants(cls, v: list[str]) -> list[str]:
+        return [_tenant_name(t) for t in v]
 
 
 class StoreConfig(_Section):
@@ -93,7 +132,25 @@ class ReconcilerConfig(_Section):
 
 class AuthConfig(_Section):
     # bearer token -> tenant it acts for ("*" = every tenant). Empty: no authentication (local use).
+    # A key is the token itself, "sha256:<64 hex digits>" (its hash), "file:<path>" (a file holding it)
+    # or "env:<NAME>" (an environment variable holding it); docs/security.md.
     tokens: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tokens")
+    @classmethod
+    def _tokens(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, tenant in v.items():
+            if tenant != "*":
+                _tenant_name(tenant)
+            if key.startswith("sha256:") and not re.fullmatch(r"sha256:[0-9a-f]{64}", key):
+                raise ValueError("a sha256: token is 64 lowercase hex digits")
+            if not key.strip():
+                raise ValueError("a token may not be empty")
+        return v
+
+    def tenants(self) -> set[str]:
+        """The tenants the tokens act for (without "*")."""
+        return {t for t in self.tokens.values() if t != "*"}
 
 
 class BackendConfig(_Section):

@@ -24,6 +24,7 @@ from dualtrack.adapters.slurm.capacity import build_snapshot
 from dualtrack.adapters.slurm.hostlist import expand_hostlist
 from dualtrack.adapters.slurm.records import JobRecord
 from dualtrack.adapters.slurm.render import BatchRequest, build_request, script_text
+from dualtrack.adapters.slurm.rest import RestTransport
 from dualtrack.adapters.slurm.settings import SLURM_NAME, SlurmSettings
 from dualtrack.adapters.slurm.states import phase_of, reason_text
 from dualtrack.adapters.slurm.transport import SlurmTransport
@@ -88,7 +89,11 @@ class SlurmBackend:
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
                                       "several workers is never packed onto one node (best effort: one switch)"}
-        if self.settings.transport == "rest" and self.settings.rest and self.settings.rest.api_version == "v0.0.38":
+        # apiVersion auto: known once the transport has asked the server (snapshot() refreshes this map)
+        rest = self.settings.rest if self.settings.transport == "rest" else None
+        version = self.transport.api_version if isinstance(self.transport, RestTransport) else (
+            rest.api_version if rest else None)
+        if version == "v0.0.38":
             out[Feature.TOPOLOGY_SWITCH] = ("slurmrestd v0.0.38 has no --switches field; use transport cli/ssh or "
                                             "slurmrestd v0.0.39+")
         return out
@@ -178,12 +183,17 @@ class SlurmBackend:
 
     def snapshot(self) -> ClusterSnapshot:
         taken_at = self._clock()
+        controller = self.transport.controller()
+        if not controller.up:
+            hosts = ", ".join(f"{host} {'UP' if ok else 'DOWN'}" for host, ok in controller.controllers)
+            raise BackendUnavailable(f"slurmctld does not answer its ping ({hosts or 'no controller'})")
         nodes = self.transport.nodes()
         partitions = self.transport.partitions()
         switches = self.transport.topology()
         jobs = self.transport.jobs()
         snapshot = build_snapshot(self.name, taken_at, nodes, partitions, switches, jobs)
-        return replace(snapshot, images=self.cached_images())
+        self.unsupported = self._unsupported()
+        return replace(snapshot, images=self.cached_images(), controller=controller)
 
     def cached_images(self) -> frozenset[str]:
         """Digests (``sha256:<hex>``) whose SIF is already in ``container.imageDir``; empty for runtime none."""

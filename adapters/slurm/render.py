@@ -55,6 +55,7 @@ class BatchRequest:
     gres: str | None = None
     switches: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    nice: int | None = None  # --nice from the spec's priority class (settings priorityNice)
 
     def directives(self) -> list[str]:
         """The ``#SBATCH`` options in a stable order (what ``render`` shows and tests check)."""
@@ -63,6 +64,8 @@ class BatchRequest:
                "--no-requeue"]
         if self.qos:
             out.append(f"--qos={self.qos}")
+        if self.nice is not None:
+            out.append(f"--nice={self.nice}")
         if self.account:
             out.append(f"--account={self.account}")
         out += [f"--nodes={self.nodes}", f"--ntasks-per-node={self.ntasks_per_node}"]
@@ -187,7 +190,8 @@ def build_request(job: Job, placement: Placement, settings: SlurmSettings) -> Ba
         name=job.object_name,
         comment=comment_for(job),
         partition=placement.pool or settings.partition,
-        qos=settings.qos,
+        qos=settings.priority_qos.get(job.spec.spec.priority_class, settings.qos),
+        nice=settings.priority_nice.get(job.spec.spec.priority_class),
         account=settings.accounts.get(job.tenant),
         nodes=res.workers,
         ntasks_per_node=1,

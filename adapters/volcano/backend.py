@@ -19,6 +19,7 @@ from dualtrack.adapters.volcano.render import LABEL_ATTEMPT, LABEL_JOB_ID, rende
 from dualtrack.adapters.volcano.settings import VolcanoSettings
 from dualtrack.adapters.volcano.snapshot import build_snapshot, gpu_type_of
 from dualtrack.broker.domain import (
+    BackendPhase,
     BackendRef,
     ClusterSnapshot,
     Feature,
@@ -31,6 +32,7 @@ from dualtrack.broker.domain import (
 Obj = dict[str, Any]
 VOLCANO_JOB_LABEL = "volcano.sh/job-name"
 PRODUCTS_TTL_SECONDS = 300.0
+FINISHED = (BackendPhase.SUCCEEDED, BackendPhase.FAILED, BackendPhase.CANCELLED)
 
 
 def _split(ref: BackendRef, default_namespace: str) -> tuple[str, str]:
@@ -107,7 +109,15 @@ class VolcanoBackend:
         return out
 
     def cancel(self, ref: BackendRef) -> None:
+        """Delete the vcjob unless it has finished: a finished one stays, so its outcome can still be
+        observed (the Backend contract: cancelling a finished job leaves it finished)."""
         namespace, name = _split(ref, self.settings.namespace)
+        vcjob = self._client.get_custom(JOBS, namespace, name)
+        if vcjob is None:
+            return
+        native = (vcjob.get("status", {}).get("state") or {}).get("phase", "")
+        if phase_of(native) in FINISHED:
+            return
         self._client.delete_custom(JOBS, namespace, name)
 
     def managed(self) -> Sequence[ManagedJob]:

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dualtrack.broker.domain import (
     CandidateEvaluation,
+    ControllerHealth,
     Explanation,
     FilterStatus,
     Job,
@@ -16,6 +17,7 @@ from dualtrack.broker.domain import (
     JobSpec,
     JobState,
 )
+from dualtrack.broker.domain.limits import MAX_SPEC_BYTES
 from dualtrack.broker.domain.quantity import format_duration
 from dualtrack.broker.handlers.inspect import BackendStatus
 from dualtrack.broker.handlers.specs import SpecSource
@@ -52,7 +54,10 @@ def spec_source(request: Any) -> SpecSource:
     if which == "spec_yaml":
         return SpecSource(yaml_text=request.spec_yaml)
     if which == "spec":
-        return SpecSource(data=spec_dict_from_pb(request.spec))
+        size = request.spec.ByteSize()
+        if size > MAX_SPEC_BYTES:  # refused by the handler on its size alone: not worth converting
+            return SpecSource(data={}, size=size)
+        return SpecSource(data=spec_dict_from_pb(request.spec), size=size)
     return SpecSource()
 
 
@@ -197,6 +202,18 @@ def event_to_pb(event: JobEvent) -> pb.JobEvent:
     )
 
 
+def controller_to_pb(health: ControllerHealth) -> pb.ControllerStatus:
+    return pb.ControllerStatus(
+        up=health.up,
+        latency_seconds=health.latency_s or 0.0,
+        hosts_up=[host for host, ok in health.controllers if ok],
+        hosts_down=[host for host, ok in health.controllers if not ok],
+        schedule_last_cycle_seconds=health.schedule_last_cycle_s or 0.0,
+        backfill_last_cycle_seconds=health.backfill_last_cycle_s or 0.0,
+        backfill_mean_cycle_seconds=health.backfill_mean_cycle_s or 0.0,
+    )
+
+
 def backend_to_pb(status: BackendStatus) -> pb.Backend:
     snap = status.snapshot
     message = pb.Backend(
@@ -207,6 +224,8 @@ def backend_to_pb(status: BackendStatus) -> pb.Backend:
         error=status.health.last_error or (snap.error if snap else ""),
         unsupported=status.unsupported,
     )
+    if snap is not None and snap.controller is not None:
+        message.controller.CopyFrom(controller_to_pb(snap.controller))
     if snap is not None and snap.healthy:
         message.gpus_total = snap.gpus_total
         message.gpus_free = snap.gpus_free

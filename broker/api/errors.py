@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 from dualtrack.broker.domain import InvalidTransition, SpecError
 from dualtrack.broker.errors import InvalidRequest, JobNotMovable, NoBackendCanRun, PermissionDenied
 from dualtrack.broker.store import IdempotencyConflict, JobNotFound
+from dualtrack.v1 import broker_pb2 as pb
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
@@ -21,18 +22,40 @@ def _status(code: int, message: str, *details: object) -> status_pb2.Status:
     return status_pb2.Status(code=code, message=message, details=packed)
 
 
+# A status travels in the trailers, which clients accept up to 8 KiB by default (grpc.max_metadata_size):
+# the message and the packed details together stay well inside that (docs/api.md, Errors).
+MAX_MESSAGE = 1024
+MAX_DETAILS_BYTES = 3072
+MAX_TEXT = 256  # one field path or description
+
+
+def _cut(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 20]}... ({len(text)} characters)"
+
+
+def spec_error_status(exc: SpecError) -> status_pb2.Status:
+    """INVALID_ARGUMENT with one field violation per issue, as many as fit the size bounds above."""
+    request = error_details_pb2.BadRequest()
+    for index, issue in enumerate(exc.issues):
+        violation = request.field_violations.add(field=_cut(issue.path), description=_cut(issue.message))
+        if request.ByteSize() > MAX_DETAILS_BYTES:
+            request.field_violations.remove(violation)
+            request.field_violations.add(field="", description=f"and {len(exc.issues) - index} more problems")
+            break
+    message = _cut("invalid job spec: " + "; ".join(f"{v.field}: {v.description}" if v.field else v.description
+                                                   for v in request.field_violations), MAX_MESSAGE)
+    return _status(code_pb2.INVALID_ARGUMENT, message, request)
+
+
 def status_for(exc: BaseException) -> status_pb2.Status | None:
     """The rich status for a known error, or None for an unexpected one (-> INTERNAL)."""
     if isinstance(exc, SpecError):
-        request = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=i.path, description=i.message) for i in exc.issues
-        ])
-        return _status(code_pb2.INVALID_ARGUMENT, f"invalid job spec: {exc}", request)
+        return spec_error_status(exc)
     if isinstance(exc, InvalidRequest):
         request = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.message)
+            error_details_pb2.BadRequest.FieldViolation(field=_cut(exc.field), description=_cut(exc.message))
         ])
-        return _status(code_pb2.INVALID_ARGUMENT, str(exc), request)
+        return _status(code_pb2.INVALID_ARGUMENT, _cut(str(exc), MAX_MESSAGE), request)
     if isinstance(exc, JobNotFound):
         return _status(code_pb2.NOT_FOUND, str(exc))
     if isinstance(exc, NoBackendCanRun):
@@ -53,6 +76,25 @@ def status_for(exc: BaseException) -> status_pb2.Status | None:
     if isinstance(exc, InvalidTransition):
         return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     return None
+
+
+def item_error(exc: BaseException) -> pb.ItemError:
+    """One refused item of a bulk call: the code, message and details ``status_for`` gives a single call."""
+    status = status_for(exc)
+    if status is None:
+        return pb.ItemError(code="INTERNAL", message=f"internal error: {type(exc).__name__}")
+    error = pb.ItemError(code=code_pb2.Code.Name(status.code), message=status.message)
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            error.field_violations.extend(pb.FieldViolation(field=v.field, description=v.description)
+                                          for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            error.backend_reasons.update({v.subject: v.description for v in failure.violations})
+    return error
 
 
 class Unauthenticated(Exception):

@@ -20,12 +20,13 @@ import grpc
 
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.auth import Authenticator
-from dualtrack.broker.api.errors import abort_with
+from dualtrack.broker.api.errors import abort_with, item_error
 from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
-from dualtrack.broker.handlers import inspect, jobs, migrate
+from dualtrack.broker.handlers import bulk, inspect, jobs, migrate
 from dualtrack.broker.handlers.watch import EventFanout
+from dualtrack.broker.store import Created
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
@@ -52,7 +53,7 @@ class BrokerServicer(pb_grpc.BrokerServicer):
     def __init__(self, ctx: BrokerContext, executor: Executor):
         self.ctx = ctx
         self._executor = executor
-        self._auth = Authenticator(ctx.config.auth.tokens)
+        self._auth = Authenticator(ctx.config.auth, ctx.config.server.tls)
         self._tracks = {b.name: str(b.track) for b in ctx.backends}
         self._watch = EventFanout(ctx, self._blocking)
 
@@ -69,7 +70,10 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return await asyncio.wrap_future(await self._blocking(fn, *args, **kwargs))
 
     def _tenant(self, context: grpc.aio.ServicerContext) -> str | None:
-        return self._auth.tenant(context.invocation_metadata())
+        """The caller's tenant (docs/security.md). Raises Unauthenticated."""
+        if not self._auth.required:
+            return None
+        return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
     def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
         backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
@@ -139,6 +143,20 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         rendered = await self._blocking(inspect.render_job, self.ctx, convert.spec_source(request),
                                         track=request.track, backend=request.backend, tenant=self._tenant(context))
         return pb.RenderJobResponse(backend=rendered.backend, kind=rendered.kind, artefact=rendered.artefact)
+
+    @_handled
+    async def SubmitJobs(self, request: pb.SubmitJobsRequest,
+                         context: grpc.aio.ServicerContext) -> pb.SubmitJobsResponse:
+        items = [bulk.Submission(convert.spec_source(i), i.idempotency_key, i.track) for i in request.items]
+        outcomes = await self._durable(bulk.submit_jobs, self.ctx, items, tenant=self._tenant(context))
+        response = pb.SubmitJobsResponse()
+        for outcome in outcomes:
+            if isinstance(outcome, Created):
+                response.results.add(job=self._job(outcome.job, full=False), duplicate=outcome.duplicate)
+                response.accepted += 0 if outcome.duplicate else 1
+            else:
+                response.results.add(error=item_error(outcome))
+        return response
 
     @_handled
     async def MigrateJob(self, request: pb.MigrateJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:

@@ -27,7 +27,14 @@ from dualtrack.broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from dualtrack.broker.domain.snapshot import ClusterSnapshot, GpuGroup, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.snapshot import (
+    ClusterSnapshot,
+    ControllerHealth,
+    GpuGroup,
+    NodeCapacity,
+    PoolCapacity,
+    Switch,
+)
 from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "BackendRef",
     "CandidateEvaluation",
     "ClusterSnapshot",
+    "ControllerHealth",
     "EventType",
     "Explanation",
     "FailureKind",

@@ -73,6 +73,7 @@ class InvalidTransition(ValueError):
 
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # lowercase base32: DNS-safe and sortable
+ID_ALPHABET = _ALPHABET  # public: ids made elsewhere (render previews) use the same digits
 
 
 def new_job_id(now: float | None = None) -> str:

@@ -6,6 +6,7 @@ Pure functions, used by the spec validators (and by adapters that print them bac
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
@@ -31,10 +32,14 @@ def parse_duration(value: str | int | float) -> int:
 
     Raises ValueError for anything else or for a duration that is not positive.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("must be a duration such as 30m, 24h or 1h30m")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite duration")
     if isinstance(value, int | float):
         seconds = int(value)
+    elif len(value) > 64:
+        raise ValueError(f"is {len(value)} characters; a duration such as 30m, 24h or 1h30m has a few")
     else:
         text = value.strip()
         if re.fullmatch(r"\d+:\d{2}:\d{2}", text):
@@ -45,8 +50,11 @@ def parse_duration(value: str | int | float) -> int:
         else:
             parts = _DURATION_PART.findall(text)
             if not parts or "".join(n + u for n, u in parts) != text:
-                raise ValueError(f"{value!r} is not a duration; use forms such as 90s, 30m, 24h or 1h30m")
-            seconds = int(sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+                raise ValueError(f"{value[:64]!r} is not a duration; use forms such as 90s, 30m, 24h or 1h30m")
+            total = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+            if not math.isfinite(total):
+                raise ValueError("must be a finite duration")
+            seconds = int(total)
     if seconds <= 0:
         raise ValueError("must be a positive duration")
     return seconds
@@ -67,15 +75,18 @@ def parse_memory(value: str | int) -> int:
 
     Raises ValueError for anything else or for a size that is not positive.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("must be a memory size such as 64Gi or 512Mi")
     if isinstance(value, int):
         size = value
     else:
-        match = _MEMORY.fullmatch(value.strip())
+        match = _MEMORY.fullmatch(value.strip()) if len(value) <= 64 else None
         if not match:
-            raise ValueError(f"{value!r} is not a memory size; use forms such as 64Gi, 512Mi or 1G")
-        size = int(float(match.group(1)) * _MEMORY_UNITS[match.group(2)])
+            raise ValueError(f"{value[:64]!r} is not a memory size; use forms such as 64Gi, 512Mi or 1G")
+        amount = float(match.group(1)) * _MEMORY_UNITS[match.group(2)]
+        if not math.isfinite(amount):
+            raise ValueError("must be a finite memory size")
+        size = int(amount)
     if size <= 0:
         raise ValueError("must be a positive memory size")
     return size

@@ -84,6 +84,24 @@ class Switch:
 
 
 @dataclass(frozen=True)
+class ControllerHealth:
+    """A backend controller's own report of itself (Slurm: ``ping`` / ``scontrol ping`` and ``diag`` /
+    ``sdiag``). ``up`` is True when some controller answered; ``controllers`` lists (host, responding), primary
+    first. Cycle times are seconds; None where the backend does not say."""
+
+    up: bool
+    latency_s: float | None = None  # round trip of the ping
+    controllers: tuple[tuple[str, bool], ...] = ()
+    schedule_last_cycle_s: float | None = None
+    schedule_mean_cycle_s: float | None = None
+    backfill_last_cycle_s: float | None = None
+    backfill_mean_cycle_s: float | None = None
+    backfill_last_depth: int | None = None
+    server_threads: int | None = None
+    agent_queue: int | None = None
+
+
+@dataclass(frozen=True)
 class ClusterSnapshot:
     backend: str
     kind: str
@@ -97,6 +115,7 @@ class ClusterSnapshot:
     pending_jobs: int = 0
     pending_gpu_seconds: float = 0.0
     images: frozenset[str] = frozenset()  # image digests already converted / cached on this backend
+    controller: ControllerHealth | None = None  # None where the backend does not report one
 
     @property
     def schedulable_nodes(self) -> tuple[NodeCapacity, ...]:

@@ -11,9 +11,9 @@ Entry points:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -28,7 +28,17 @@ from pydantic import (
     model_validator,
 )
 
+from dualtrack.broker.domain.limits import (
+    MAX_ARG_BYTES,
+    MAX_MEMORY_BYTES,
+    MAX_TIME_LIMIT_SECONDS,
+    quote,
+    utf8_size,
+)
 from dualtrack.broker.domain.quantity import parse_duration, parse_memory
+from dualtrack.broker.domain.spec_errors import FieldIssue as FieldIssue
+from dualtrack.broker.domain.spec_errors import SpecError as SpecError
+from dualtrack.broker.domain.spec_yaml import load_spec_document
 
 API_VERSION = "dualtrack/v1"
 KIND = "TrainingJob"
@@ -44,7 +54,6 @@ IMAGE_REF = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 GPU_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NAME = 40  # leaves room for the backend name dt-<id>-<attempt> plus a suffix inside 63 characters
 
 PRIORITY_CLASSES: Mapping[str, int] = {"low": 10, "normal": 100, "high": 1000}
@@ -77,25 +86,6 @@ def yolo_data_dataset(data: str) -> str | None:
     return data.split("/", 1)[0]
 
 
-@dataclass(frozen=True)
-class FieldIssue:
-    """One problem of a spec: where it is (dotted path) and why."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
-
-
-class SpecError(ValueError):
-    """A job spec is malformed. ``issues`` lists every problem found, each with its field path."""
-
-    def __init__(self, issues: list[FieldIssue]):
-        self.issues = issues
-        super().__init__("; ".join(str(i) for i in issues))
-
-
 class FieldValueError(ValueError):
     """Raised by a model-level check to blame one field below the model (``field`` is relative)."""
 
@@ -108,7 +98,7 @@ class FieldValueError(ValueError):
 def _priority(value: Any) -> Any:
     if isinstance(value, str):
         if value not in PRIORITY_CLASSES:
-            raise ValueError(f"{value!r} is not a number or one of {', '.join(PRIORITY_CLASSES)}")
+            raise ValueError(f"{quote(value)} is not a number or one of {', '.join(PRIORITY_CLASSES)}")
         return PRIORITY_CLASSES[value]
     if isinstance(value, bool):
         raise ValueError("must be a number or one of low, normal, high")
@@ -116,16 +106,40 @@ def _priority(value: Any) -> Any:
 
 
 def _duration(value: Any) -> Any:
-    return None if value is None else parse_duration(value)
+    if value is None:
+        return None
+    seconds = parse_duration(value)
+    if seconds > MAX_TIME_LIMIT_SECONDS:
+        raise ValueError(f"must be at most {MAX_TIME_LIMIT_SECONDS // 86400} days")
+    return seconds
 
 
 def _memory(value: Any) -> Any:
-    return parse_memory(value)
+    size = parse_memory(value)
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError("must be at most 1Pi")
+    return size
+
+
+def _not_bool(value: Any) -> Any:
+    """A count is a number: YAML's true/false are refused instead of read as 1/0."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true/false")
+    return value
+
+
+def _check_arg(value: str, what: str) -> None:
+    """An exec argument or environment string: no NUL byte, at most MAX_ARG_BYTES (the kernel's limit)."""
+    if "\x00" in value:
+        raise ValueError(f"{what} may not contain NUL bytes")
+    if len(value) > MAX_ARG_BYTES // 4 and utf8_size(value) > MAX_ARG_BYTES:
+        raise ValueError(f"{what} is {utf8_size(value)} bytes; the kernel runs at most {MAX_ARG_BYTES}")
 
 
 Duration = Annotated[int, BeforeValidator(_duration)]
 Memory = Annotated[int, BeforeValidator(_memory)]
 Priority = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_priority)]
+Count = Annotated[int, BeforeValidator(_not_bool)]
 
 
 class _Model(BaseModel):
@@ -152,9 +166,9 @@ class TopologyMode(StrEnum):
 def _dns_label(value: str, what: str) -> str:
     if len(value) > MAX_NAME:
         raise ValueError(f"must be at most {MAX_NAME} characters (got {len(value)})")
-    if not DNS1123_LABEL.match(value):
+    if not DNS1123_LABEL.fullmatch(value):
         raise ValueError(
-            f"{what} {value!r} is not a DNS-1123 label: lowercase letters, digits and '-', "
+            f"{what} {quote(value)} is not a DNS-1123 label: lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
     return value
@@ -179,10 +193,10 @@ class Metadata(_Model):
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if not LABEL_KEY.match(key) or len(key) > 253:
-                raise ValueError(f"label key {key!r} is not a valid Kubernetes label key")
-            if not LABEL_VALUE.match(value) or len(value) > 63:
-                raise ValueError(f"label value {value!r} of {key!r} is not a valid Kubernetes label value")
+            if not LABEL_KEY.fullmatch(key) or len(key) > 253:
+                raise ValueError(f"label key {quote(key)} is not a valid Kubernetes label key")
+            if not LABEL_VALUE.fullmatch(value) or len(value) > 63:
+                raise ValueError(f"label value {quote(value)} of {quote(key)} is not a valid Kubernetes label value")
         return dict(sorted(v.items()))
 
 
@@ -196,10 +210,10 @@ class YoloSpec(_Model):
     mode: Literal["train"] = "train"
     model: str
     data: str
-    epochs: int = Field(default=100, ge=1, le=100_000)
-    imgsz: int = Field(default=640, ge=32, le=8192)
+    epochs: Count = Field(default=100, ge=1, le=100_000)
+    imgsz: Count = Field(default=640, ge=32, le=8192)
     batch: int | float = 16
-    workers: int = Field(default=8, ge=0, le=256, description="dataloader workers per rank (ultralytics)")
+    workers: Count = Field(default=8, ge=0, le=256, description="dataloader workers per rank (ultralytics)")
     device: str | None = None
     resume: bool | str = False
     project: str | None = None
@@ -209,8 +223,19 @@ class YoloSpec(_Model):
     @field_validator("model", "data", "project", "name", "device")
     @classmethod
     def _printable(cls, v: str | None) -> str | None:
-        if v is not None and (not v or not NO_CONTROL_CHARS.match(v)):
+        if v is not None and (not v or not NO_CONTROL_CHARS.fullmatch(v)):
             raise ValueError("must be a non-empty string without control characters")
+        if v is not None:
+            _check_arg(v, "the value")
+        return v
+
+    @field_validator("resume")
+    @classmethod
+    def _resume(cls, v: bool | str) -> bool | str:
+        if isinstance(v, str):
+            if not v or not NO_CONTROL_CHARS.fullmatch(v):
+                raise ValueError("must be true, false or a checkpoint path without control characters")
+            _check_arg(v, "the path")
         return v
 
     @field_validator("batch")
@@ -220,7 +245,7 @@ class YoloSpec(_Model):
             raise ValueError("must be a number")
         if isinstance(v, int) and (v == -1 or v >= 1):
             return v
-        if isinstance(v, float) and 0.0 < v < 1.0:
+        if isinstance(v, float) and 0.0 < v < 1.0:  # NaN fails both comparisons
             return v
         raise ValueError("must be -1 (AutoBatch), an integer >= 1, or a fraction between 0 and 1")
 
@@ -229,23 +254,27 @@ class YoloSpec(_Model):
     def _args(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
         for key, value in v.items():
             if key not in YOLO_EXTRA_ARGS:
-                raise ValueError(f"{key!r} is not an ultralytics train argument dualtrack passes through")
-            if isinstance(value, str) and not NO_CONTROL_CHARS.match(value):
-                raise ValueError(f"value of {key!r} has control characters")
+                raise ValueError(f"{quote(key)} is not an ultralytics train argument dualtrack passes through")
+            if isinstance(value, str):
+                if not NO_CONTROL_CHARS.fullmatch(value):
+                    raise ValueError(f"value of {key!r} has control characters")
+                _check_arg(f"{key}={value}", f"value of {key!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"value of {key!r} must be a finite number")
         return dict(sorted(v.items()))
 
 
 class Resources(_Model):
-    workers: int = Field(default=1, ge=1, le=4096)
-    gpus_per_worker: int = Field(default=1, ge=0, le=64, alias="gpusPerWorker")
+    workers: Count = Field(default=1, ge=1, le=4096)
+    gpus_per_worker: Count = Field(default=1, ge=0, le=64, alias="gpusPerWorker")
     gpu_type: str | None = Field(default=None, alias="gpuType")
-    cpus_per_worker: int = Field(default=4, ge=1, le=1024, alias="cpusPerWorker")
+    cpus_per_worker: Count = Field(default=4, ge=1, le=1024, alias="cpusPerWorker")
     memory_per_worker: Memory = Field(default=16 * 1024**3, alias="memoryPerWorker")
 
     @field_validator("gpu_type")
     @classmethod
     def _gpu_type(cls, v: str | None) -> str | None:
-        if v is not None and not GPU_TYPE.match(v):
+        if v is not None and not GPU_TYPE.fullmatch(v):
             raise ValueError("must be a lowercase GPU model such as a100 or h100")
         return v
 
@@ -255,7 +284,7 @@ class Resources(_Model):
 
 
 class Gang(_Model):
-    min_available: int | None = Field(default=None, ge=1, alias="minAvailable")
+    min_available: Count | None = Field(default=None, ge=1, alias="minAvailable")
 
 
 class Topology(_Model):
@@ -276,7 +305,7 @@ class PlacementRequest(_Model):
 
 
 class Retry(_Model):
-    max_attempts: int = Field(default=3, ge=1, le=20, alias="maxAttempts")
+    max_attempts: Count = Field(default=3, ge=1, le=20, alias="maxAttempts")
     on_user_error: bool = Field(default=False, alias="onUserError")
 
 
@@ -302,8 +331,8 @@ class TrainingSpec(_Model):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
-        if not IMAGE_REF.match(v):
-            raise ValueError(f"{v!r} is not a Docker/OCI image reference such as ultralytics/ultralytics:8.3.40")
+        if not IMAGE_REF.fullmatch(v):
+            raise ValueError(f"{quote(v)} is not a Docker/OCI image reference such as ultralytics/ultralytics:8.3.40")
         return v
 
     @field_validator("command")
@@ -312,19 +341,17 @@ class TrainingSpec(_Model):
         if v is not None:
             if not v or not v[0]:
                 raise ValueError("must name a program to run")
-            for arg in v:
-                if "\x00" in arg:
-                    raise ValueError("arguments may not contain NUL bytes")
+            for index, arg in enumerate(v):
+                _check_arg(arg, f"argument {index}")
         return v
 
     @field_validator("env")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if not ENV_NAME.match(key):
-                raise ValueError(f"{key!r} is not a valid environment variable name")
-            if "\x00" in value:
-                raise ValueError(f"value of {key!r} contains a NUL byte")
+            if not ENV_NAME.fullmatch(key):
+                raise ValueError(f"{quote(key)} is not a valid environment variable name")
+            _check_arg(f"{key}={value}", f"{key}=value")
         return dict(sorted(v.items()))
 
     @field_validator("datasets")
@@ -388,7 +415,8 @@ def _issue_path(loc: tuple[int | str, ...]) -> str:
         elif item in {"int", "float", "str", "bool", "list[str]"} or item.startswith(("function-", "json-")):
             continue  # pydantic's union-branch markers are not part of the user's path
         else:
-            parts.append(("." if parts else "") + item)
+            name = item if len(item) <= 64 else f"{item[:64]}..."  # a 20 KB key stays a short path
+            parts.append(("." if parts else "") + name)
     return "".join(parts)
 
 
@@ -447,6 +475,8 @@ def parse_spec(data: Any) -> JobSpec:
     """Validate a decoded document. Raises SpecError listing every problem."""
     if not isinstance(data, dict):
         raise SpecError([FieldIssue("", "a job spec must be a YAML mapping with apiVersion, kind, metadata, spec")])
+    if any(not isinstance(key, str) for key in data):
+        raise SpecError([FieldIssue("", "every key of a job spec must be a string")])
     try:
         return JobSpec.model_validate(data)
     except ValidationError as exc:
@@ -454,12 +484,6 @@ def parse_spec(data: Any) -> JobSpec:
 
 
 def parse_spec_yaml(text: str) -> JobSpec:
-    """Parse and validate one YAML document. Raises SpecError (malformed YAML included, with line:column)."""
-    try:
-        data = yaml.load(text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([FieldIssue("", f"malformed YAML: {where}{problem}")]) from None
-    return parse_spec(data)
+    """Parse and validate one YAML document within the limits of docs/spec.md. Raises SpecError (malformed
+    YAML included, with line:column)."""
+    return parse_spec(load_spec_document(text))

@@ -17,6 +17,7 @@ from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import FilterStatus, Job, JobState
 from dualtrack.broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
 from dualtrack.broker.handlers.specs import SpecSource, load_spec
+from dualtrack.broker.metrics.broker_metrics import OTHER_TENANT
 from dualtrack.broker.placement import placement_context, usage_of
 from dualtrack.broker.store import Changes, Created, IdempotencyConflict, JobNotFound, JobPage, NewJob, StaleJob
 from dualtrack.policies import Decision
@@ -53,7 +54,7 @@ def submit_job(
     reconciler woken, so an asyncio caller awaits durability without holding a thread; it fails with
     IdempotencyConflict. Raises SpecError, NoBackendCanRun before anything is queued.
     """
-    new = _validated(ctx, source, idempotency_key=idempotency_key, track=track, tenant=tenant)
+    new = validate_submission(ctx, source, idempotency_key=idempotency_key, track=track, tenant=tenant)
     done: Future[Created] = Future()
 
     def stored(write: Future[Created]) -> None:
@@ -74,25 +75,20 @@ def submit_job(
     return done
 
 
-def _validated(ctx: BrokerContext, source: SpecSource, *, idempotency_key: str, track: str,
-               tenant: str | None) -> NewJob:
+def validate_submission(ctx: BrokerContext, source: SpecSource, *, idempotency_key: str, track: str,
+                        tenant: str | None) -> NewJob:
+    """What a submission stores, validated (also per item of a bulk submit). Raises SpecError, NoBackendCanRun."""
     try:
         spec, text = load_spec(source, track, tenant)
     except Exception:
-        ctx.metrics.submission(source_tenant(source), "invalid")
+        # counted for the caller's credentials, never for the tenant a refused spec claims
+        ctx.metrics.submission(tenant or OTHER_TENANT, "invalid")
         raise
     decision = ctx.resolvability.check(ctx, spec)
     if decision.status is FilterStatus.UNRESOLVABLE:
         ctx.metrics.submission(spec.metadata.tenant, "rejected")
         raise NoBackendCanRun(decision.reasons)
     return NewJob(spec=spec, spec_yaml=text, idempotency_key=idempotency_key or None)
-
-
-def source_tenant(source: SpecSource) -> str:
-    metadata = (source.data or {}).get("metadata") if source.data else None
-    if isinstance(metadata, dict) and isinstance(metadata.get("tenant"), str):
-        return str(metadata["tenant"])[:64]
-    return "unknown"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dualtrack.broker.domain import FieldIssue, JobSpec, SpecError, parse_spec, parse_spec_yaml
+from dualtrack.broker.domain.limits import MAX_SPEC_BYTES, quote
 from dualtrack.broker.domain.spec import Track
 
 
@@ -15,6 +16,7 @@ class SpecSource:
 
     yaml_text: str | None = None
     data: dict[str, Any] | None = None
+    size: int = 0  # bytes of the typed message the data came from (0: unknown)
 
 
 def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) -> tuple[JobSpec, str]:
@@ -27,6 +29,9 @@ def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) ->
         spec = parse_spec_yaml(source.yaml_text)
         text = source.yaml_text
     elif source.data is not None:
+        if source.size > MAX_SPEC_BYTES:
+            raise SpecError([FieldIssue("spec", f"is {source.size} bytes; a spec may have at most "
+                                                f"{MAX_SPEC_BYTES} bytes")])
         spec = parse_spec(source.data)
         text = ""
     else:
@@ -35,7 +40,7 @@ def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) ->
         try:
             chosen = Track(track)
         except ValueError:
-            raise SpecError([FieldIssue("track", f"{track!r} must be one of auto, kubernetes, slurm")]) from None
+            raise SpecError([FieldIssue("track", f"{quote(track)} must be one of auto, kubernetes, slurm")]) from None
         placement = spec.spec.placement.model_copy(update={"track": chosen})
         spec = spec.model_copy(update={"spec": spec.spec.model_copy(update={"placement": placement})})
     if tenant is not None and tenant != spec.metadata.tenant:

@@ -1,8 +1,10 @@
 """The asyncio twin of MetricsInterceptor for ``grpc.aio.server(interceptors=[...])``: requests by method and
-status code, and their latency. Streams are measured until they end."""
+status code, and their latency. Streams are measured until they end; a stream the client ends counts as
+CANCELLED."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,8 +20,8 @@ class AioMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         self._requests = requests
         self._latency = latency
 
-    def _record(self, method: str, context: Any, started: float, failed: bool) -> None:
-        self._requests.labels(method, _code_of(context, failed)).inc()
+    def _record(self, method: str, context: Any, started: float, failed: bool, code: str = "") -> None:
+        self._requests.labels(method, code or _code_of(context, failed)).inc()
         self._latency.labels(method).observe(time.perf_counter() - started)
 
     def _unary(self, method: str, behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -43,6 +45,9 @@ class AioMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             try:
                 async for item in behaviour(request, context):
                     yield item
+            except (asyncio.CancelledError, GeneratorExit):  # the client went away: not a server error
+                self._record(method, context, started, failed=True, code="CANCELLED")
+                raise
             except BaseException:
                 self._record(method, context, started, failed=True)
                 raise

@@ -30,8 +30,9 @@ class JobCountsCollector(Collector):
     the scrape itself still succeeds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tenant_label: Callable[[str], str] = lambda tenant: tenant) -> None:
         self._source: JobCountsSource | None = None
+        self._tenant_label = tenant_label  # folds tenants the broker does not label into one
 
     def set_source(self, source: JobCountsSource | None) -> None:
         self._source = source
@@ -54,7 +55,8 @@ class JobCountsCollector(Collector):
             log.exception("job counts source failed; dualtrack_jobs is empty for this scrape")
             return {}
         counts: dict[tuple[str, str, str], int] = {}
-        for state, backend, tenant, count in rows:
+        for state, backend, raw_tenant, count in rows:
+            tenant = self._tenant_label(raw_tenant)
             for known in JOB_STATES:
                 counts.setdefault((known, backend, tenant), 0)
             key = (str(state), backend, tenant)

@@ -94,6 +94,10 @@ class JobStore(Protocol):
     def create(self, new: NewJob) -> Created:
         """Store a job in ACCEPTED durably (fsync'd) before returning. Raises IdempotencyConflict."""
 
+    def create_many(self, news: Sequence[NewJob]) -> list[Created | Exception]:
+        """Store several jobs in ACCEPTED in one durable transaction; one outcome per item, in order: Created,
+        or the IdempotencyConflict that refused that item (the others are stored regardless)."""
+
     def get(self, job_id: str) -> Job:
         """Raises JobNotFound."""
 

@@ -23,6 +23,7 @@ against the running jobs and the reservations of the last pass. Not thread-safe.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,10 @@ class SlurmModel:
         self._seq = itertools.count()
         self._dirty = True
         self._last_pass = -_FOREVER
+        self._ends: list[tuple[float, str, float]] = []  # heap of (real end, job, its start) of running jobs
+        self._first_ends: dict[str, float] = {}  # node -> _first_end, dropped when its jobs change
+        self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
+        self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
     # -- membership ------------------------------------------------------------------------------
@@ -160,8 +165,10 @@ class SlurmModel:
     # -- time ------------------------------------------------------------------------------------
     def next_event_time(self) -> float | None:
         """The next time something changes by itself: a running job's end, or a ``--switches`` wait expiring."""
-        times = [j.start_time + min(j.run_seconds, j.time_limit) for j in self._running.values()
-                 if j.start_time is not None]
+        ends = self._ends
+        while ends and (ends[0][1] not in self._running or self._running[ends[0][1]].start_time != ends[0][2]):
+            heapq.heappop(ends)  # ended or cancelled
+        times = [ends[0][0]] if ends else []
         times += [j.submit_time + j.switch_wait for j in self._pending.values()
                   if j.switches is not None and j.switch_wait > 0 and j.submit_time + j.switch_wait > self._last_pass]
         return min(times) if times else None
@@ -178,11 +185,12 @@ class SlurmModel:
 
     def _finish_due(self, now: float) -> list[SlurmJob]:
         done = []
-        for job in list(self._running.values()):
-            assert job.start_time is not None
-            run = min(job.run_seconds, job.time_limit)
-            if job.start_time + run > now:
+        while self._ends and self._ends[0][0] <= now:
+            _, key, started_at = heapq.heappop(self._ends)
+            job = self._running.get(key)
+            if job is None or job.start_time != started_at:
                 continue
+            run = min(job.run_seconds, job.time_limit)
             self._release(job)
             del self._running[job.key]
             job.end_time = job.start_time + run
@@ -200,8 +208,10 @@ class SlurmModel:
     def _schedule(self, now: float) -> list[SlurmJob]:
         self._dirty = False
         self._last_pass = now
-        for node in self.nodes.values():  # reservations live for one pass
+        for name in self._reserved:  # reservations live for one pass
+            node = self.nodes[name]
             node.intervals = [iv for iv in node.intervals if iv[5] in self._running]
+        self._reserved = set()
         started: list[SlurmJob] = []
         reserved = 0
         free_now = sum(n.free_gpus for n in self.nodes.values())
@@ -228,6 +238,7 @@ class SlurmModel:
             job.expected_start = when
             job.reason = "Resources" if reserved == 1 else "Priority"
             for host in hosts:
+                self._reserved.add(host)
                 self.nodes[host].intervals.append((when, when + job.time_limit, job.gpus_per_node,
                                                    job.cpus_per_node, job.memory_mib_per_node, "~" + job.key))
         if started:
@@ -236,10 +247,12 @@ class SlurmModel:
 
     def _start(self, job: SlurmJob, hosts: Sequence[str], now: float) -> None:
         job.state, job.start_time, job.allocation, job.reason = RUNNING, now, tuple(hosts), "None"
+        heapq.heappush(self._ends, (now + min(job.run_seconds, job.time_limit), job.key, now))
         del self._pending[job.key]
         self._running[job.key] = job
         for host in hosts:
             node = self.nodes[host]
+            self._first_ends.pop(host, None)
             node.used_gpus += job.gpus_per_node
             node.used_cpus += job.cpus_per_node
             node.used_memory_mib += job.memory_mib_per_node
@@ -249,35 +262,91 @@ class SlurmModel:
     def _release(self, job: SlurmJob) -> None:
         for host in job.allocation:
             node = self.nodes[host]
+            self._first_ends.pop(host, None)
             node.used_gpus -= job.gpus_per_node
             node.used_cpus -= job.cpus_per_node
             node.used_memory_mib -= job.memory_mib_per_node
             node.intervals = [iv for iv in node.intervals if iv[5] != job.key]
 
     def _eligible(self, job: SlurmJob) -> list[SlurmNode]:
+        key = (job.partition, job.gpu_type)
+        cached = self._eligible_cache.get(key)
+        if cached is not None:
+            return cached
         partition = self.partitions.get(job.partition) if job.partition else None
         members = set(partition.nodes) if partition is not None and partition.nodes else None
-        return [n for n in self.nodes.values()
-                if (members is None or n.name in members)
-                and (partition is None or not n.partitions or partition.name in n.partitions)
-                and (job.gpu_type is None or n.gpu_type == job.gpu_type)]
+        found = [n for n in self.nodes.values()
+                 if (members is None or n.name in members)
+                 and (partition is None or not n.partitions or partition.name in n.partitions)
+                 and (job.gpu_type is None or n.gpu_type == job.gpu_type)]
+        self._eligible_cache[key] = found
+        return found
 
     def _earliest(self, job: SlurmJob, now: float, latest: float) -> tuple[float, list[str]] | None:
         """The earliest time >= now (and <= ``latest``) at which ``job`` fits for its whole time limit, with the
-        nodes it would get; None when not by ``latest``."""
-        eligible = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node]
+        nodes it would get; None when not by ``latest``.
+
+        Best-first over nodes by a lower bound of their own earliest time: a node's exact earliest time is
+        computed only when it could matter, and a start time is settled once no unexamined node could fit
+        before it."""
+        eligible = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
+                    and n.memory_mib >= job.memory_mib_per_node]
         if len(eligible) < job.nodes:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
-        first = {n.name: self._node_earliest(n, job, now, latest) for n in eligible}
-        candidates = sorted({t for t in first.values() if t <= latest})
-        for when in candidates:
-            able = [n for n in eligible if first[n.name] <= when and self._node_fits(n, job, when)]
-            hosts = self._pick(able, job, when, limit_switches)
-            if hosts is not None:
-                return when, hosts
-        return None
+        room: list[SlurmNode] = []  # nodes with room for one worker now (reservations aside)
+        busy: list[SlurmNode] = []
+        for n in eligible:
+            if (n.gpus - n.used_gpus >= job.gpus_per_node and n.cpus - n.used_cpus >= job.cpus_per_node
+                    and n.memory_mib - n.used_memory_mib >= job.memory_mib_per_node):
+                room.append(n)
+            else:
+                busy.append(n)
+        if latest <= now:  # only a start now counts: the nodes with room that no reservation needs
+            able = [n for n in room if n.name not in self._reserved or self._node_fits(n, job, now)]
+            if len(able) < job.nodes:
+                return None
+            able.sort(key=lambda n: (n.gpus - n.used_gpus, n.name))
+            hosts = self._pick(able, job, now, limit_switches)
+            return None if hosts is None else (now, hosts)
+        # nodes by lower bound, the fullest first among equals: the first nodes found able are the best fit
+        bounds = sorted([(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
+                        + [(self._first_end(n), 0, len(room) + i) for i, n in enumerate(busy)])
+        eligible = room + busy
+        examined: list[tuple[float, SlurmNode]] = []
+        times: list[float] = []  # heap of examined nodes' earliest times not settled yet
+        position = 0
+        while True:
+            next_bound = bounds[position][0] if position < len(bounds) else _FOREVER
+            if times and times[0] <= latest:
+                when = times[0]
+                final = when < next_bound or position >= len(bounds)
+                able = [n for t, n in examined if t == when or (t < when and self._node_fits(n, job, when))]
+                if final or len(able) >= job.nodes:
+                    hosts = self._pick(able, job, when, limit_switches)
+                    if hosts is not None:
+                        return when, hosts
+                if final:
+                    while times and times[0] == when:
+                        heapq.heappop(times)
+                    continue
+            if position >= len(bounds) or next_bound > latest:
+                return None
+            node = eligible[bounds[position][2]]
+            position += 1
+            exact = self._node_earliest(node, job, now, latest)
+            examined.append((exact, node))
+            if exact <= latest:
+                heapq.heappush(times, exact)
+
+    def _first_end(self, node: SlurmNode) -> float:
+        """When the first running job on ``node`` reaches its time limit (a busy node frees nothing before)."""
+        found = self._first_ends.get(node.name)
+        if found is None:
+            found = min((iv[1] for iv in node.intervals if iv[5] in self._running), default=_FOREVER)
+            self._first_ends[node.name] = found
+        return found
 
     def _pick(self, able: list[SlurmNode], job: SlurmJob, when: float,
               limit_switches: int | None) -> list[str] | None:
@@ -293,6 +362,10 @@ class SlurmModel:
             able = [n for group in groups for n in group]
             if len(able) < job.nodes:
                 return None
+        if limit_switches is None and len(able) == job.nodes:
+            return [n.name for n in able]
+        if when <= self._last_pass and limit_switches is None:  # a start now: ``able`` is in best-fit order
+            return [n.name for n in able[: job.nodes]]
         ranked = sorted(able, key=lambda n: (n.gpus - self._usage(n, when)[0], n.name))
         return [n.name for n in ranked[: job.nodes]]
 
@@ -327,7 +400,9 @@ class SlurmModel:
     # -- read-outs -------------------------------------------------------------------------------
     def estimate_start(self, job: SlurmJob, now: float) -> float | None:
         """``sbatch --test-only``: when a new job like ``job`` would start behind the current reservations."""
-        if self.never_fits(job):
+        partition = self.partitions.get(job.partition) if job.partition else None
+        if job.partition and (partition is None or (partition.max_time is not None
+                                                    and job.time_limit > partition.max_time)):
             return None
         probe = SlurmJob(**{**job.__dict__, "switches": None})
         found = self._earliest(probe, now, _FOREVER)

@@ -46,7 +46,7 @@ class Change:
     kind: str  # "start" | "end"
     at: float
     state: str = ""  # for ends: COMPLETED | TIMEOUT | CANCELLED
-    nodes: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()  # for starts: one node per worker (a node twice when two workers share it)
 
 
 @dataclass(frozen=True)
@@ -127,19 +127,21 @@ class VolcanoCluster(SimCluster):
                  for name, g, switch in expand_nodes(spec.name, spec.nodes)]
         queues = [vc.SimQueue(q.name, gpu_capability=q.gpu_capability) for q in spec.pools]
         self.model = vc.ClusterModel(nodes, queues, clock=lambda: self.now, fast_reject=True)
-        self._max_node_gpus = {t: max(n.gpus for n in nodes if n.gpu_product == t) for t in {n.gpu_product
-                                                                                            for n in nodes}}
         self._ends: list[tuple[float, str]] = []
         self._dirty = True
         self.version = 0
 
     def submit(self, key: str, request: Request, now: float) -> None:
         gpu_type = request.gpu_type
-        biggest = self._max_node_gpus.get(gpu_type, 0) if gpu_type else max(self._max_node_gpus.values())
-        total = sum(n.gpus for n in self.model.nodes.values() if gpu_type in (None, n.gpu_product))
-        if request.gpus_per_worker > biggest or request.gpus > total:
-            raise ValueError(f"{self.name}: no room for {request.workers} x {request.gpus_per_worker} "
-                             f"{gpu_type or 'any'} GPU(s) (largest node {biggest}, total {total})")
+        able = [n for n in self.model.nodes.values() if gpu_type in (None, n.gpu_product)
+                and n.gpus >= request.gpus_per_worker and n.cpu_millis >= request.cpus_per_worker * 1000
+                and n.memory >= request.memory_mib_per_worker * MIB]
+        slots = sum(min(n.gpus // max(request.gpus_per_worker, 1), n.cpu_millis // (request.cpus_per_worker * 1000))
+                    for n in able)
+        if slots < request.workers:
+            raise ValueError(f"{self.name}: no room for {request.workers} worker(s) of {request.gpus_per_worker} "
+                             f"{gpu_type or 'any'} GPU(s), {request.cpus_per_worker} CPUs, "
+                             f"{request.memory_mib_per_worker} MiB ({slots} fit the whole cluster)")
         selector = {"nvidia.com/gpu.product": gpu_type} if gpu_type else {}
         pods = [vc.PodRequest(f"{key}-{i}", gpus=request.gpus_per_worker, cpu_millis=request.cpus_per_worker * 1000,
                               memory=request.memory_mib_per_worker * MIB, node_selector=selector)
@@ -168,7 +170,7 @@ class VolcanoCluster(SimCluster):
             if gang.state == vc.RUNNING and gang.started_at == now:
                 run = min(gang.run_seconds, gang.deadline_seconds or gang.run_seconds)
                 heapq.heappush(self._ends, (now + run, gang.key))
-                nodes = tuple(sorted({r.node for r in gang.results.values() if r.node}))
+                nodes = tuple(r.node for r in gang.results.values() if r.node)  # one entry per pod
                 out.append(Change(gang.key, "start", now, nodes=nodes))
             elif gang.state in (vc.SUCCEEDED, vc.FAILED):
                 timed_out = gang.deadline_seconds is not None and gang.run_seconds > gang.deadline_seconds
@@ -249,6 +251,7 @@ class SlurmCluster(SimCluster):
                  for node, g, switch in expand_nodes(self.name, groups if groups is not None else spec.nodes)]
         partitions = [Partition(p.name, max_time=p.max_time) for p in spec.pools]
         self.model = SlurmModel(nodes, partitions, max_reservations=spec.max_reservations)
+        self._views: dict[str, NodeView] = {}
 
     @property
     def version(self) -> int:  # type: ignore[override]
@@ -286,8 +289,16 @@ class SlurmCluster(SimCluster):
         return self.model.estimate_start(self._job("~probe", request), now)
 
     def nodes(self) -> list[NodeView]:
-        return [NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus, n.memory_mib,
-                         n.used_memory_mib, n.switch) for n in self.model.nodes.values()]
+        views = []
+        cache = self._views
+        for n in self.model.nodes.values():
+            view = cache.get(n.name)
+            if view is None or (view.gpus_used, view.cpus_used, view.memory_mib_used) != (
+                    n.used_gpus, n.used_cpus, n.used_memory_mib):
+                view = cache[n.name] = NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus,
+                                                n.memory_mib, n.used_memory_mib, n.switch)
+            views.append(view)
+        return views
 
     def pending_count(self) -> int:
         return len(self.model.pending())

@@ -65,6 +65,8 @@ class PolicyRun:
     cycles: int = 0
     wall_seconds: float = 0.0
     decisions: dict[str, str] = field(default_factory=dict)  # trace id -> backend it ran on
+    # every attempt that started: (trace id, backend, one node per worker, start, end or None)
+    allocations: list[tuple[str, str, tuple[str, ...], float, float | None]] = field(default_factory=list)
 
 
 def make_router(policy: str, clusters: dict[str, SimCluster], spec: Clusters, jobs: Sequence[TraceJob],
@@ -107,6 +109,7 @@ def run_policy(policy: str, jobs: Sequence[TraceJob], spec: Clusters, options: R
     ends: dict[str, tuple[float, str]] = {}
     where: dict[str, str] = {}
     busy = 0.0
+    open_attempts: dict[str, int] = {}  # trace id -> index in run.allocations
     tick = options.cycle_seconds
     span = max((j.submit for j in jobs), default=0.0) + max((j.duration for j in jobs), default=0.0)
     sample_every = max(tick, span / max(options.samples, 1))
@@ -125,7 +128,13 @@ def run_policy(policy: str, jobs: Sequence[TraceJob], spec: Clusters, options: R
                     continue
                 if change.kind == "start":
                     starts[trace_id], where[trace_id] = change.at, name
+                    open_attempts[trace_id] = len(run.allocations)
+                    run.allocations.append((trace_id, name, change.nodes, change.at, None))
                     continue
+                attempt = open_attempts.pop(trace_id, None)
+                if attempt is not None:
+                    tid, backend, nodes, begun_at, _ = run.allocations[attempt]
+                    run.allocations[attempt] = (tid, backend, nodes, begun_at, change.at)
                 begun = starts.get(trace_id)
                 if begun is not None and where.get(trace_id) == name:
                     busy += by_id[trace_id].gpus * max(0.0, change.at - begun)

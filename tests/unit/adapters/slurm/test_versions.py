@@ -12,19 +12,21 @@ import jsonschema
 import pytest
 
 from dualtrack.adapters.base import BackendUnavailable
+from dualtrack.adapters.slurm.backend import SlurmBackend
 from dualtrack.adapters.slurm.capacity import build_snapshot
-from dualtrack.adapters.slurm.gpus import gpus_by_type, gpus_in
+from dualtrack.adapters.slurm.gpus import gpus_by_type, gpus_in, job_gpus
 from dualtrack.adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
 from dualtrack.adapters.slurm.records import PartitionRecord
 from dualtrack.adapters.slurm.rest import RestTransport, SlurmAuthError
 from dualtrack.adapters.slurm.settings import RestSettings
 from dualtrack.adapters.slurm.text import parse_sacct_parsable
-from dualtrack.broker.domain import FilterStatus, GpuGroup
+from dualtrack.broker.domain import FilterStatus, GpuGroup, Placement
 from dualtrack.policies.capacity import GangRequest, SnapshotIndex, fit_gang
 from tests.unit.policies.builders import make_job as policy_job
 
-from .conftest import FIXTURES, load
+from .conftest import FIXTURES, load, make_job, settings
 from .fake_restd import Canned, fake_restd
+from .test_backend import ScriptedTransport
 
 REST_VERSIONS = ["v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44"]
 CAPTURED = FIXTURES / "22.05.8"
@@ -88,6 +90,16 @@ def test_finished_jobs_count_allocated_tres_from_accounting() -> None:
     assert [r.gpus for r in parse_jobs(load("22.05.8/sacct_gpu_forms.json"))] == [2, 2]
     for version in REST_VERSIONS:  # gres/gpu=4 and gres/gpu:h100=4 are the same four GPUs
         assert [r.gpus for r in parse_jobs(load(f"{version}/slurmdb_typed_tres.json"))] == [4]
+
+
+def test_job_gpu_forms_in_order_of_exactness() -> None:
+    two_nodes = {"node_count": {"set": True, "infinite": False, "number": 2}}
+    assert job_gpus({**two_nodes, "gres": "gpu:3"}) == 6  # a per-node GRES request
+    assert job_gpus({**two_nodes, "tres_per_node": "gres/gpu:1", "tres_alloc_str": "gres/gpu=4"}) == 4
+    assert job_gpus({**two_nodes, "tres_per_job": "gres/gpu:5", "tres_per_node": "gres/gpu:1"}) == 5
+    assert job_gpus({"tres_per_socket": "gres/gpu:2", "sockets_per_node": 65534}) == 2  # NO_VAL16: unset
+    assert job_gpus({"tres_per_task": "gres/gpu:2", "tasks_per_node": 4, **two_nodes}) == 16
+    assert job_gpus({"tres_req_str": "cpu=1,gres/gpu=3"}) == 3 and job_gpus({}) == 0
 
 
 @pytest.mark.parametrize(
@@ -177,3 +189,17 @@ def test_an_answer_that_is_not_json_is_quoted(token_file: Path) -> None:
     served = fake_restd({"GET /slurm/v0.0.42/nodes/": Canned(502, b"<html>Bad Gateway</html>", "text/html")})
     with served as server, pytest.raises(BackendUnavailable, match=r"HTTP 502, not JSON: '<html>Bad Gateway"):
         _rest(server.url, "v0.0.42", token_file).nodes()
+
+
+def test_check_counts_only_the_asked_type_on_a_mixed_node() -> None:
+    transport = ScriptedTransport()
+    transport.node_records = parse_nodes(load("v0.0.44/nodes_mixed.json"))
+    transport.partition_records = [PartitionRecord("gpu")]
+    backend = SlurmBackend("s", settings(), transport)
+
+    def check(gpu_type: str, gpus: int) -> str | None:
+        resources = {"gpusPerWorker": gpus, "gpuType": gpu_type, "cpusPerWorker": 1, "memoryPerWorker": "1Gi"}
+        return backend.check(make_job(resources=resources), Placement("s"))
+
+    assert check("h200", 4) is None
+    assert check("h100", 3) == "asks 3 h100 GPUs per node but the largest node of partition 'gpu' has 2"
