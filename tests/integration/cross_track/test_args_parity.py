@@ -1,7 +1,8 @@
 """Must show: the same YOLO spec means the same training on both tracks. One 2-epoch job runs on Slurm (the
 SIF) and one on Kubernetes (the process kubelet, the OCI layout), both pinned to the same image digest; the
 ``args.yaml`` ultralytics writes into each run directory are equal except for the fields that name the place
-(docs/kubernetes.md, "Same spec, same training on both tracks": ``name`` and ``save_dir``, since each job's run directory is named by its own job id)."""
+(docs/kubernetes.md, "Same spec, same training on both tracks": ``name`` and ``save_dir``, since each job's
+run directory is named by its own job id)."""
 
 from __future__ import annotations
 
