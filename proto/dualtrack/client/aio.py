@@ -121,6 +121,7 @@ class AsyncClient:
         return job
 
     async def migrate(self, job_id: str, *, to_backend: str = "", now: bool = False, reason: str = "") -> pb.Job:
+        """See ``Client.migrate``."""
         request = pb.MigrateJobRequest(id=job_id, to_backend=to_backend, now=now, reason=reason)
         job: pb.Job = await self._call(self.stub.MigrateJob, request)
         return job

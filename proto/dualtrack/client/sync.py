@@ -135,10 +135,9 @@ class Client:
         return job
 
     def migrate(self, job_id: str, *, to_backend: str = "", now: bool = False, reason: str = "") -> pb.Job:
-        """Ask the broker to move a job that is on a backend to another one (``to_backend``, or any other),
-        after its next checkpoint or at once with ``now`` (docs/lifecycle.md#migration). Returns the job with
-        the request recorded. Raises JobNotFound, FailedPrecondition (not on a backend), InvalidSpec (a bad
-        ``to_backend``)."""
+        """Ask the broker to move a job on a backend to another one (``to_backend``, or one placement picks):
+        after the job's next checkpoint, or at once with ``now``. Returns the job with the request recorded;
+        the reconciler carries it out (follow it with ``watch``). Raises JobNotFound, InvalidSpec."""
         request = pb.MigrateJobRequest(id=job_id, to_backend=to_backend, now=now, reason=reason)
         job: pb.Job = self._call(self.stub.MigrateJob, request)
         return job
