@@ -220,9 +220,8 @@ def run_once(args: argparse.Namespace, with_watchers: bool) -> dict[str, Any]:
                                                                 per_tenant, ready, out)))
         for p in procs:
             p.start()
-        if with_watchers:
-            if not ready.wait(300):
-                raise RuntimeError("watchers did not connect")
+        if with_watchers and not ready.wait(300):
+            raise RuntimeError("watchers did not connect")
         time.sleep(2.0)
         start.set()
         results: dict[str, Any] = {}
