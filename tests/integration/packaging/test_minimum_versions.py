@@ -3,7 +3,8 @@
 A fresh virtualenv gets ``name==floor`` for each ``name>=floor`` (transitive dependencies float, as they would
 for a user), then the wheel without dependencies. Checked there: every module imports, and ``dualtrack serve``
 with the in-memory backends answers health, takes a submission and runs it to SUCCEEDED (gRPC, protobuf
-stubs, SQLAlchemy, alembic, APScheduler and typer at their floors). The floors venv is cached (see floor_venv_dir): ~2.5 min on the first run, ~1 min after.
+stubs, SQLAlchemy, alembic, APScheduler and typer at their floors). The floors venv is cached (see
+floor_venv_dir): ~2.5 min on the first run, ~1 min after.
 """
 
 from __future__ import annotations
