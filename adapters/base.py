@@ -84,6 +84,15 @@ class CheckpointHolder(Protocol):
 
 
 @runtime_checkable
+class DatasetMounter(Protocol):
+    """Optional capability: the dataset names the backend mounts read-only at /datasets/<name>, or None
+    when any name can be mounted (docs/yolo.md#datasets). Placement refuses the backend for others."""
+
+    @property
+    def mountable_datasets(self) -> frozenset[str] | None: ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     """Optional capability: the backend holds connections or processes to release at shutdown."""
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Durable submissions per second through gRPC with N concurrent clients.
+"""Durable submissions per second through gRPC with N concurrent clients, SubmitJob and SubmitJobs.
 
-Starts ``dualtrack serve`` as a separate process on a SQLite file (WAL, synchronous=FULL: every accepted
-job is fsync'd before the reply) with in-memory backends, then runs N concurrent clients (asyncio
-coroutines, each with its own connection and one SubmitJob call at a time, spread over a few processes)
-for a fixed number of submissions. Prints the rate, the broker's CPU per submission and latencies, and
-checks that the store holds exactly the accepted jobs.
+For each API asked for (``--api single|bulk|both``) starts ``dualtrack serve`` as a separate process on a fresh
+SQLite file (WAL, synchronous=FULL: every accepted job is fsync'd before the reply) with in-memory backends,
+then runs N concurrent clients (asyncio coroutines, each with its own connection and one call at a time,
+spread over a few processes) for a fixed number of jobs: ``single`` sends one SubmitJob per job, ``bulk`` one
+SubmitJobs call of ``--batch`` jobs (one durable commit each). Prints the rate in jobs/s, the broker's CPU per
+job and call latencies, and checks that the store holds exactly the accepted jobs.
 
-    python bench/submit_throughput.py [--clients 32] [--processes 1] [--workers 2] [--total 20000]
+    python bench/submit_throughput.py [--api both] [--clients 32] [--bulk-clients 4] [--batch 1000]
+                                      [--processes 1] [--workers 2] [--total 20000] [--bulk-total 100000]
                                       [--form typed|yaml] [--reconciler on|off]
 """
 
@@ -49,24 +51,48 @@ def typed_spec(i: int) -> pb.JobSpec:
     )
 
 
-def client_process(address: str, clients: int, count: int, form: str, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    """``clients`` concurrent clients (coroutines, each one call at a time) sharing ``count`` submissions."""
-    asyncio.run(_clients(address, clients, count, form, start, out))
+def client_process(address: str, clients: int, count: int, form: str, batch: int,  # type: ignore[type-arg]
+                   start: mp.Event, out: mp.Queue) -> None:
+    """``clients`` concurrent clients (coroutines, each one call at a time) sharing ``count`` jobs; ``batch`` 0
+    sends one SubmitJob per job, else SubmitJobs calls of ``batch`` jobs."""
+    asyncio.run(_clients(address, clients, count, form, batch, start, out))
 
 
-async def _clients(address: str, clients: int, count: int, form: str, start: mp.Event, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def request_for(i: int, form: str) -> pb.SubmitJobRequest:
+    return pb.SubmitJobRequest(spec=typed_spec(i)) if form == "typed" else pb.SubmitJobRequest(spec_yaml=SPEC_YAML)
+
+
+async def _clients(address: str, clients: int, count: int, form: str, batch: int,  # type: ignore[type-arg]
+                   start: mp.Event, out: mp.Queue) -> None:
     latencies: list[float] = []
     errors = 0
+    accepted = 0
     shares = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
     async def one_client(n: int) -> None:
         """One client: its own connection (so the kernel spreads clients over broker workers), one call at a time."""
-        nonlocal errors
+        nonlocal errors, accepted
         # a local subchannel pool: a connection of its own, not one shared by every channel of the process
-        async with grpc.aio.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+        options = [("grpc.use_local_subchannel_pool", 1), ("grpc.max_send_message_length", 64 << 20),
+                   ("grpc.max_receive_message_length", 64 << 20)]
+        async with grpc.aio.insecure_channel(address, options=options) as channel:
             stub = pb_grpc.BrokerStub(channel)
             await channel.channel_ready()
             while not start.is_set():
                 await asyncio.sleep(0.01)
+            if batch:
+                for first in range(0, n, batch):
+                    items = [request_for(i, form) for i in range(first, min(n, first + batch))]
+                    bulk = pb.SubmitJobsRequest(items=items)
+                    began = time.perf_counter()
+                    try:
+                        reply = await stub.SubmitJobs(bulk, timeout=120)
+                    except grpc.RpcError:
+                        errors += len(bulk.items)
+                        continue
+                    latencies.append(time.perf_counter() - began)
+                    accepted += reply.accepted
+                    errors += sum(1 for r in reply.results if r.HasField("error"))
+                return
             for i in range(n):
                 request = (pb.SubmitJobRequest(spec=typed_spec(i)) if form == "typed"
                            else pb.SubmitJobRequest(spec_yaml=SPEC_YAML))
@@ -77,9 +103,10 @@ async def _clients(address: str, clients: int, count: int, form: str, start: mp.
                     errors += 1
                     continue
                 latencies.append(time.perf_counter() - began)
+                accepted += 1
 
     await asyncio.gather(*(one_client(n) for n in shares))
-    out.put((latencies, errors))
+    out.put((latencies, errors, accepted))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -108,15 +135,32 @@ def free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=32, help="concurrent clients, each one call at a time")
+    parser.add_argument("--api", choices=["single", "bulk", "both"], default="both",
+                        help="single: SubmitJob per job; bulk: SubmitJobs of --batch jobs; both: one after the other")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent SubmitJob clients, one call at a time")
+    parser.add_argument("--bulk-clients", type=int, default=4, help="concurrent SubmitJobs clients")
+    parser.add_argument("--batch", type=int, default=1000, help="jobs per SubmitJobs call (at most 1000)")
     parser.add_argument("--processes", type=int, default=1, help="client processes the clients are spread over")
     parser.add_argument("--workers", type=int, default=2, help="broker API processes (server.workers)")
-    parser.add_argument("--total", type=int, default=20000, help="submissions in all")
+    parser.add_argument("--total", type=int, default=20000, help="jobs for SubmitJob")
+    parser.add_argument("--bulk-total", type=int, default=100000, help="jobs for SubmitJobs")
     parser.add_argument("--form", choices=["typed", "yaml"], default="typed", help="typed JobSpec or spec_yaml")
     parser.add_argument("--reconciler", choices=["on", "off"], default="on",
                         help="on: the reconciler places and dispatches while submissions arrive")
     args = parser.parse_args()
+    print(f"dualtrack submit throughput ({os.cpu_count()} cores, SQLite WAL synchronous=FULL, "
+          f"reconciler {args.reconciler}, {args.form} specs, {args.workers} broker worker processes)")
+    failed = False
+    if args.api in ("single", "both"):
+        failed |= run(args, "SubmitJob", args.clients, args.total, 0)
+    if args.api in ("bulk", "both"):
+        failed |= run(args, f"SubmitJobs x{args.batch}", args.bulk_clients, args.bulk_total, args.batch)
+    if failed:
+        sys.exit(1)
 
+
+def run(args: argparse.Namespace, label: str, clients: int, total: int, batch: int) -> bool:
+    """One measurement against a fresh broker and store; True when the store disagrees with the replies."""
     work = Path(tempfile.mkdtemp(prefix="dualtrack-bench-"))
     port = free_port()
     db = work / "jobs.sqlite"
@@ -136,20 +180,21 @@ def main() -> None:
                                "-c", str(work / "config.yaml"), "--log-level", "warning"],
                               stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     address = f"127.0.0.1:{port}"
+    processes = min(args.processes, clients)
     try:
         with grpc.insecure_channel(address) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
         start = mp.Event()
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-        per_process = [args.clients // args.processes + (1 if i < args.clients % args.processes else 0)
-                       for i in range(args.processes)]
+        per_process = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
         procs = [mp.Process(target=client_process,
-                            args=(address, c, args.total * c // args.clients, args.form, start, out))
+                            args=(address, c, total * c // clients, args.form, batch, start, out))
                  for c in per_process]
         for p in procs:
             p.start()
         time.sleep(2.0)  # let every client connect before the clock starts
         cpu_before = cpu_seconds(server.pid)
+        client_before = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
         began = time.perf_counter()
         start.set()
         results = [out.get() for _ in procs]
@@ -157,28 +202,27 @@ def main() -> None:
         server_cpu = cpu_seconds(server.pid) - cpu_before
         for p in procs:
             p.join()
-        client_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
-        latencies = sorted(x for lat, _ in results for x in lat)
-        errors = sum(e for _, e in results)
+        client_cpu = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - client_before
+        latencies = sorted(x for lat, _, _ in results for x in lat)
+        errors = sum(e for _, e, _ in results)
+        ok = sum(a for _, _, a in results)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.wait(timeout=60)
     stored = sqlite3.connect(db).execute("SELECT count(*) FROM jobs").fetchone()[0]
-    ok = len(latencies)
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-    print(f"dualtrack submit throughput ({os.cpu_count()} cores, SQLite WAL synchronous=FULL, "
-          f"reconciler {args.reconciler}, {args.form} specs, {args.workers} broker worker processes)")
-    print(f"  {args.clients} concurrent clients over {args.processes} processes, {args.total} submissions")
+    print(f"{label}: {clients} concurrent clients over {processes} processes, {total} jobs")
     print(f"  accepted {ok}, errors {errors}, stored {stored}")
-    print(f"  throughput {ok / elapsed:,.0f} durable submissions/s over {elapsed:.2f} s")
+    print(f"  throughput {ok / elapsed:,.0f} durable jobs/s over {elapsed:.2f} s")
     print(f"  broker CPU {server_cpu:.1f} s in {elapsed:.1f} s ({server_cpu / elapsed:.2f} cores), "
-          f"{server_cpu / max(ok, 1) * 1e6:.0f} us of broker CPU per submission")
+          f"{server_cpu / max(ok, 1) * 1e6:.0f} us of broker CPU per job")
     print(f"  load generator CPU {client_cpu:.1f} s ({client_cpu / elapsed:.2f} cores) on the same machine")
     if latencies:
-        print(f"  latency p50 {pct(0.50):.1f} ms  p99 {pct(0.99):.1f} ms  max {latencies[-1] * 1000:.1f} ms")
+        print(f"  call latency p50 {pct(0.50):.1f} ms  p99 {pct(0.99):.1f} ms  max {latencies[-1] * 1000:.1f} ms")
     if stored != ok:
         print(f"  MISMATCH: {ok} accepted but {stored} stored")
-        sys.exit(1)
+        return True
+    return False
 
 
 if __name__ == "__main__":

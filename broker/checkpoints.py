@@ -6,6 +6,9 @@ every attempt. ``read_checkpoint(path)`` reads the few scalars the broker needs 
 (a torch zip archive whose ``data.pkl`` is a pickle) with a restricted unpickler: no torch import, no code of the
 checkpoint runs (every class it names becomes an inert stand-in, tensors are not loaded).
 ``resume_point(job, backend)`` says whether a new attempt resumes, and from which epoch.
+``latest_checkpoint(job, backend)`` is the newest ``last.pt`` of a running job, for ``dualtrack migrate``'s
+"after the next checkpoint" (docs/lifecycle.md#migration); it raises ``CheckpointsNotVisible`` for a job whose
+checkpoints the broker cannot see (a command job, no checkpoint root, a folder it does not share).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from dualtrack.adapters.base import Backend, CheckpointHolder
 from dualtrack.broker.domain import Job
-from dualtrack.broker.domain.launch import host_run_dir, yolo_run
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, host_run_dir, yolo_run
 
 LAST_CHECKPOINT = "weights/last.pt"
 _SAFE_BUILTINS = {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
@@ -132,3 +135,46 @@ def resume_point(job: Job, backend: Backend) -> tuple[ResumePoint | None, str]:
         return None, f"{path} is a finished run (epoch {info.epoch}), not resumed"
     return ResumePoint(f"{run.run_dir}/{LAST_CHECKPOINT}", str(path), info), (
         f"resuming from epoch {info.next_epoch}" + (f" of {info.epochs}" if info.epochs else "") + f" ({path})")
+
+
+class CheckpointsNotVisible(Exception):
+    """The broker cannot see this job's checkpoints (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The newest ``last.pt`` of a run: when it was written and the epochs finished (1-based, when readable)."""
+
+    path: Path
+    written_at: float
+    epochs_done: int | None
+
+
+def host_run_folder(job: Job, backend: Backend | None) -> Path:
+    """The run directory as the broker sees it: ``output_dir`` on the backend's checkpoint root, or the user's
+    own absolute project outside /checkpoints. Raises CheckpointsNotVisible."""
+    run = yolo_run(job)
+    if run is None:
+        raise CheckpointsNotVisible("a command job writes no checkpoints the broker knows of")
+    host = output_dir(job, backend)
+    if host is None and run.run_dir.startswith(CHECKPOINT_MOUNT + "/"):
+        raise CheckpointsNotVisible(f"its backend has no checkpointRoot for {CHECKPOINT_MOUNT}")
+    folder = Path(host or run.run_dir)
+    root = folder.parent
+    if not folder.is_absolute() or not root.is_dir():
+        raise CheckpointsNotVisible(f"its run folder {folder} is not visible to the broker")
+    return folder
+
+
+def latest_checkpoint(job: Job, backend: Backend | None) -> Checkpoint | None:
+    """See the module docstring; None while no checkpoint is written."""
+    path = host_run_folder(job, backend) / LAST_CHECKPOINT
+    try:
+        written = path.stat().st_mtime
+    except OSError:
+        return None
+    try:
+        done: int | None = read_checkpoint(path).epoch + 1
+    except CheckpointUnreadable:
+        done = None
+    return Checkpoint(path, written, done if done and done > 0 else None)

@@ -79,6 +79,13 @@ class SlurmBackend:
         """The host folder bound at /checkpoints in YOLO jobs (``checkpointRoot``), if configured."""
         return self.settings.checkpoint_root
 
+    @property
+    def mountable_datasets(self) -> frozenset[str]:
+        """The ``datasets`` map's names; none with runtime ``none`` (no container, so nothing is bound)."""
+        if self.settings.container.runtime == "none":
+            return frozenset()
+        return frozenset(self.settings.datasets)
+
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
                                       "several workers is never packed onto one node (best effort: one switch)"}

@@ -9,7 +9,7 @@ String forms (see docs/slurm.md, "GPU request forms"):
 Job request forms, most exact first: allocated TRES (``tres_alloc_str``, running jobs) and ``gres_detail`` (GRES
 per allocated node), then the requests ``tres_per_job`` (``--gpus``), ``tres_per_node`` (``--gpus-per-node``,
 ``--gres``) x nodes, ``tres_per_socket`` (``--gpus-per-socket``) x sockets per node x nodes, ``tres_per_task``
-(``--gpus-per-task``) x tasks, and last the requested TRES (``tres_req_str``).
+(``--gpus-per-task``) x tasks, a job's ``gres`` (per node) and last the requested TRES (``tres_req_str``).
 """
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ def job_gpus(job: Mapping[str, Any]) -> int:
     if per_task:
         tasks = _count(job.get("tasks")) or nodes * (_count(job.get("tasks_per_node")) or 1)
         return per_task * tasks
+    legacy = gpus_in(_text(job.get("gres")))  # a per-node GRES request where a document still names it so
+    if legacy:
+        return legacy * nodes
     return gpus_in(_text(job.get("tres_req_str")))
 
 

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dualtrack.broker.domain import (
     CandidateEvaluation,
+    ControllerHealth,
     Explanation,
     FilterStatus,
     Job,
@@ -201,6 +202,18 @@ def event_to_pb(event: JobEvent) -> pb.JobEvent:
     )
 
 
+def controller_to_pb(health: ControllerHealth) -> pb.ControllerStatus:
+    return pb.ControllerStatus(
+        up=health.up,
+        latency_seconds=health.latency_s or 0.0,
+        hosts_up=[host for host, ok in health.controllers if ok],
+        hosts_down=[host for host, ok in health.controllers if not ok],
+        schedule_last_cycle_seconds=health.schedule_last_cycle_s or 0.0,
+        backfill_last_cycle_seconds=health.backfill_last_cycle_s or 0.0,
+        backfill_mean_cycle_seconds=health.backfill_mean_cycle_s or 0.0,
+    )
+
+
 def backend_to_pb(status: BackendStatus) -> pb.Backend:
     snap = status.snapshot
     message = pb.Backend(
@@ -211,6 +224,8 @@ def backend_to_pb(status: BackendStatus) -> pb.Backend:
         error=status.health.last_error or (snap.error if snap else ""),
         unsupported=status.unsupported,
     )
+    if snap is not None and snap.controller is not None:
+        message.controller.CopyFrom(controller_to_pb(snap.controller))
     if snap is not None and snap.healthy:
         message.gpus_total = snap.gpus_total
         message.gpus_free = snap.gpus_free

@@ -8,8 +8,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from dualtrack.broker.domain import InvalidTransition, SpecError
-from dualtrack.broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
+from dualtrack.broker.errors import InvalidRequest, JobNotMovable, NoBackendCanRun, PermissionDenied
 from dualtrack.broker.store import IdempotencyConflict, JobNotFound
+from dualtrack.v1 import broker_pb2 as pb
 
 
 def _status(code: int, message: str, *details: object) -> status_pb2.Status:
@@ -70,9 +71,30 @@ def status_for(exc: BaseException) -> status_pb2.Status | None:
         return _status(code_pb2.PERMISSION_DENIED, str(exc))
     if isinstance(exc, Unauthenticated):
         return _status(code_pb2.UNAUTHENTICATED, str(exc))
+    if isinstance(exc, JobNotMovable):
+        return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     if isinstance(exc, InvalidTransition):
         return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     return None
+
+
+def item_error(exc: BaseException) -> pb.ItemError:
+    """One refused item of a bulk call: the code, message and details ``status_for`` gives a single call."""
+    status = status_for(exc)
+    if status is None:
+        return pb.ItemError(code="INTERNAL", message=f"internal error: {type(exc).__name__}")
+    error = pb.ItemError(code=code_pb2.Code.Name(status.code), message=status.message)
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            error.field_violations.extend(pb.FieldViolation(field=v.field, description=v.description)
+                                          for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            error.backend_reasons.update({v.subject: v.description for v in failure.violations})
+    return error
 
 
 class Unauthenticated(Exception):

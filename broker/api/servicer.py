@@ -20,12 +20,13 @@ import grpc
 
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.auth import Authenticator
-from dualtrack.broker.api.errors import abort_with
+from dualtrack.broker.api.errors import abort_with, item_error
 from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
-from dualtrack.broker.handlers import inspect, jobs
+from dualtrack.broker.handlers import bulk, inspect, jobs, migrate
 from dualtrack.broker.handlers.watch import EventFanout
+from dualtrack.broker.store import Created
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
@@ -142,3 +143,23 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         rendered = await self._blocking(inspect.render_job, self.ctx, convert.spec_source(request),
                                         track=request.track, backend=request.backend, tenant=self._tenant(context))
         return pb.RenderJobResponse(backend=rendered.backend, kind=rendered.kind, artefact=rendered.artefact)
+
+    @_handled
+    async def SubmitJobs(self, request: pb.SubmitJobsRequest,
+                         context: grpc.aio.ServicerContext) -> pb.SubmitJobsResponse:
+        items = [bulk.Submission(convert.spec_source(i), i.idempotency_key, i.track) for i in request.items]
+        outcomes = await self._durable(bulk.submit_jobs, self.ctx, items, tenant=self._tenant(context))
+        response = pb.SubmitJobsResponse()
+        for outcome in outcomes:
+            if isinstance(outcome, Created):
+                response.results.add(job=self._job(outcome.job, full=False), duplicate=outcome.duplicate)
+                response.accepted += 0 if outcome.duplicate else 1
+            else:
+                response.results.add(error=item_error(outcome))
+        return response
+
+    @_handled
+    async def MigrateJob(self, request: pb.MigrateJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        job = await self._blocking(migrate.request_migration, self.ctx, request.id, to_backend=request.to_backend,
+                                   now=request.now, reason=request.reason, tenant=self._tenant(context))
+        return self._job(job)

@@ -43,10 +43,23 @@ def as_dict(message: Message) -> dict[str, Any]:
 
 
 def emit_data(data: Any, fmt: Format) -> None:
+    """JSON or YAML on stdout, written as is: no console wrapping or highlighting, so it parses back."""
     if fmt is Format.json:
-        console.print_json(json.dumps(data))
+        write_exact(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     else:
-        console.print(yaml.safe_dump(data, sort_keys=False), end="", markup=False)
+        write_exact(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def json_line(data: Any) -> str:
+    """One JSON document on one line (streams: one event per line)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_exact(text: str) -> None:
+    """Write ``text`` to stdout byte for byte (UTF-8), bypassing rich (artefacts, data for programs)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode())
+    sys.stdout.buffer.flush()
 
 
 def when(ts: Any) -> str:
@@ -116,6 +129,9 @@ def backends_table(backends: Sequence[pb.Backend]) -> Table:
         table.add_column(column, overflow="fold")
     for b in backends:
         health = "[green]up[/]" if b.healthy else f"[red]down[/] {b.error[:60]}"
+        if b.HasField("controller") and b.controller.up:
+            down = f", {','.join(b.controller.hosts_down)} down" if b.controller.hosts_down else ""
+            health += f" (controller {b.controller.latency_seconds * 1000:.0f} ms{down})"
         types = ", ".join(f"{g.gpu_type} {g.free}/{g.total}" for g in b.gpus) or "-"
         pools = ", ".join(f"{p.name}({p.pending_jobs} pending)" for p in b.pools) or "-"
         table.add_row(b.name, b.kind, b.track, health, f"{b.gpus_free}/{b.gpus_total}", types,

@@ -18,6 +18,7 @@ from dualtrack.broker.domain.job import (
     new_job_id,
     parse_backend_object_name,
 )
+from dualtrack.broker.domain.migration import MigrationRequest
 from dualtrack.broker.domain.placement import (
     CandidateEvaluation,
     Explanation,
@@ -58,6 +59,7 @@ __all__ = [
     "JobSpec",
     "JobState",
     "ManagedJob",
+    "MigrationRequest",
     "NodeCapacity",
     "Observed",
     "Placement",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.context import BrokerContext
-from dualtrack.broker.domain import ClusterSnapshot, Job, Placement, new_job_id
+from dualtrack.broker.domain import ClusterSnapshot, Job, JobSpec, Placement, new_job_id
+from dualtrack.broker.domain.job import ID_ALPHABET
 from dualtrack.broker.domain.limits import quote
 from dualtrack.broker.errors import InvalidRequest
 from dualtrack.broker.handlers.jobs import dry_run_decision
@@ -32,20 +35,34 @@ class Rendered:
 def render_job(ctx: BrokerContext, source: SpecSource, *, track: str = "", backend: str = "",
                tenant: str | None = None) -> Rendered:
     """The artefact a backend would receive (vcjob YAML / sbatch script). Raises SpecError, InvalidRequest."""
+    return render_with(ctx.backends, source, track=track, backend=backend, tenant=tenant)
+
+
+def render_with(backends: BackendRegistry, source: SpecSource, *, track: str = "", backend: str = "",
+                tenant: str | None = None) -> Rendered:
+    """``render_job`` against any set of backends: the broker's, or those built from a config file by
+    ``dualtrack render --config`` without a running broker. Raises SpecError, InvalidRequest."""
     spec, _ = load_spec(source, "", tenant)
     if backend:
-        if backend not in ctx.backends:
+        if backend not in backends:
             raise InvalidRequest("backend", f"no backend named {quote(backend)}; configured: "
-                                 f"{', '.join(ctx.backends.names()) or 'none'}")
-        chosen = ctx.backends.get(backend)
+                                 f"{', '.join(backends.names()) or 'none'}")
+        chosen = backends.get(backend)
     else:
         wanted = track or spec.spec.placement.track.value
-        candidates = [b for b in ctx.backends if wanted in ("auto", b.track)]
+        candidates = [b for b in backends if wanted in ("auto", b.track)]
         if not candidates:
             raise InvalidRequest("track", f"no backend of track {quote(wanted)} is configured")
         chosen = candidates[0]
-    job = Job(id=new_job_id(), spec=spec, image_ref=None)
+    job = Job(id=preview_job_id(spec), spec=spec, image_ref=None)
     return Rendered(chosen.name, chosen.kind, chosen.render(job, Placement(chosen.name)))
+
+
+def preview_job_id(spec: JobSpec) -> str:
+    """A job id for a rendered preview, derived from the spec: the same spec renders the same bytes every
+    time (diffable, and ``dualtrack render`` equals the RenderJob artefact); shaped like ``new_job_id``."""
+    digest = int.from_bytes(hashlib.sha256(spec.to_yaml().encode()).digest()[:8], "big")
+    return "j" + "".join(ID_ALPHABET[(digest >> (5 * i)) & 31] for i in range(12))
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def submit_job(
     reconciler woken, so an asyncio caller awaits durability without holding a thread; it fails with
     IdempotencyConflict. Raises SpecError, NoBackendCanRun before anything is queued.
     """
-    new = _validated(ctx, source, idempotency_key=idempotency_key, track=track, tenant=tenant)
+    new = validate_submission(ctx, source, idempotency_key=idempotency_key, track=track, tenant=tenant)
     done: Future[Created] = Future()
 
     def stored(write: Future[Created]) -> None:
@@ -75,8 +75,9 @@ def submit_job(
     return done
 
 
-def _validated(ctx: BrokerContext, source: SpecSource, *, idempotency_key: str, track: str,
-               tenant: str | None) -> NewJob:
+def validate_submission(ctx: BrokerContext, source: SpecSource, *, idempotency_key: str, track: str,
+                        tenant: str | None) -> NewJob:
+    """What a submission stores, validated (also per item of a bulk submit). Raises SpecError, NoBackendCanRun."""
     try:
         spec, text = load_spec(source, track, tenant)
     except Exception:

@@ -94,6 +94,23 @@ class _Request:
         self.future: Future[Created] = Future()
 
 
+class _Group:
+    """Creates of one ``create_many`` call: written in one transaction, resolved together."""
+
+    __slots__ = ("future", "requests")
+
+    def __init__(self, requests: list[_Request]):
+        self.requests = requests
+        self.future: Future[list[Created | Exception]] = Future()
+
+    def resolve(self) -> None:
+        outcomes: list[Created | Exception] = []
+        for request in self.requests:
+            error = request.future.exception()
+            outcomes.append(error if isinstance(error, Exception) else request.future.result())
+        self.future.set_result(outcomes)
+
+
 class SqlJobStore:
     """See broker.store.base.JobStore for the contract of each method."""
 
@@ -109,7 +126,7 @@ class SqlJobStore:
         self._changed = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
         self._group_max = group_commit_max
-        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[_Request | _Group | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="store-group-commit", daemon=True)
         self._closed = False
         self._writer.start()
@@ -148,22 +165,47 @@ class SqlJobStore:
         self._requests.put(request)
         return request.future
 
+    def create_many_future(self, news: Sequence[NewJob]) -> Future[list[Created | Exception]]:
+        """Queue several creates as one unit: they are written in the same transaction (one fsync; other
+        callers' creates may share it). The future resolves once all are durable, with one outcome per item
+        in order: Created, or the IdempotencyConflict that refused that item."""
+        if self._closed:
+            raise RuntimeError("store is closed")
+        group = _Group([_Request(new) for new in news])
+        if not group.requests:
+            group.future.set_result([])
+        else:
+            self._requests.put(group)
+        return group.future
+
+    def create_many(self, news: Sequence[NewJob]) -> list[Created | Exception]:
+        return self.create_many_future(news).result()
+
     def _write_loop(self) -> None:
         while True:
             first = self._requests.get()
             if first is None:
                 return
-            batch = [first]
-            while len(batch) < self._group_max:
+            groups: list[_Group] = []
+            batch: list[_Request] = []
+            item: _Request | _Group | None = first
+            while item is not None:
+                if isinstance(item, _Group):  # a group always goes whole into one transaction
+                    groups.append(item)
+                    batch += item.requests
+                else:
+                    batch.append(item)
+                if len(batch) >= self._group_max:
+                    break
                 try:
                     item = self._requests.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
                     self._requests.put(None)  # keep the stop signal for the outer loop
-                    break
-                batch.append(item)
             self._write_batch(batch)
+            for group in groups:
+                group.resolve()
 
     def _write_batch(self, batch: list[_Request]) -> None:
         try:
@@ -194,6 +236,7 @@ class SqlJobStore:
         rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         keys_in_batch: dict[str, tuple[str, str]] = {}
+        ids_in_batch: set[str] = set()
         for request in requests:
             new, digest = request.new, request.digest
             key = f"{new.spec.metadata.tenant}/{new.idempotency_key}" if new.idempotency_key else None
@@ -209,7 +252,11 @@ class SqlJobStore:
                     else:
                         results.append(_Duplicate(existing[0]))
                     continue
-            job = Job(id=new_job_id(now), spec=new.spec, idempotency_key=key, created_at=now,
+            job_id = new_job_id(now)
+            while job_id in ids_in_batch:  # one clock reading for the batch: 17 random bits collide often
+                job_id = new_job_id(now)
+            ids_in_batch.add(job_id)
+            job = Job(id=job_id, spec=new.spec, idempotency_key=key, created_at=now,
                       updated_at=now, state_since=now)
             if key is not None:
                 keys_in_batch[key] = (job.id, digest)
@@ -439,6 +486,7 @@ def _job_row(job: Job, spec_yaml: str, canonical: str, digest: str) -> dict[str,
         "exit_code": None,
         "idempotency_key": job.idempotency_key,
         "excluded_backends": [],
+        "migration": None,
         "terminal": False,
         "created_at": job.created_at,
         "updated_at": job.updated_at,
@@ -490,4 +538,9 @@ def _apply_changes(job: Job, changes: Changes) -> tuple[dict[str, Any], dict[str
         excluded = (*job.excluded_backends, changes.exclude_backend)
         values["excluded_backends"] = list(excluded)
         evolved["excluded_backends"] = excluded
+    if changes.clear_migration:
+        values["migration"] = evolved["migration"] = None
+    if changes.migration is not None:
+        values["migration"] = changes.migration.to_dict()
+        evolved["migration"] = changes.migration
     return values, evolved

@@ -108,6 +108,7 @@ class SlurmModel:
         self._seq = itertools.count()
         self._dirty = True
         self._last_pass = -_FOREVER
+        self._ends: list[tuple[float, str, float]] = []  # heap of (real end, job, its start) of running jobs
         self._first_ends: dict[str, float] = {}  # node -> _first_end, dropped when its jobs change
         self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
@@ -164,8 +165,10 @@ class SlurmModel:
     # -- time ------------------------------------------------------------------------------------
     def next_event_time(self) -> float | None:
         """The next time something changes by itself: a running job's end, or a ``--switches`` wait expiring."""
-        times = [j.start_time + min(j.run_seconds, j.time_limit) for j in self._running.values()
-                 if j.start_time is not None]
+        ends = self._ends
+        while ends and (ends[0][1] not in self._running or self._running[ends[0][1]].start_time != ends[0][2]):
+            heapq.heappop(ends)  # ended or cancelled
+        times = [ends[0][0]] if ends else []
         times += [j.submit_time + j.switch_wait for j in self._pending.values()
                   if j.switches is not None and j.switch_wait > 0 and j.submit_time + j.switch_wait > self._last_pass]
         return min(times) if times else None
@@ -182,11 +185,12 @@ class SlurmModel:
 
     def _finish_due(self, now: float) -> list[SlurmJob]:
         done = []
-        for job in list(self._running.values()):
-            assert job.start_time is not None
-            run = min(job.run_seconds, job.time_limit)
-            if job.start_time + run > now:
+        while self._ends and self._ends[0][0] <= now:
+            _, key, started_at = heapq.heappop(self._ends)
+            job = self._running.get(key)
+            if job is None or job.start_time != started_at:
                 continue
+            run = min(job.run_seconds, job.time_limit)
             self._release(job)
             del self._running[job.key]
             job.end_time = job.start_time + run
@@ -243,6 +247,7 @@ class SlurmModel:
 
     def _start(self, job: SlurmJob, hosts: Sequence[str], now: float) -> None:
         job.state, job.start_time, job.allocation, job.reason = RUNNING, now, tuple(hosts), "None"
+        heapq.heappush(self._ends, (now + min(job.run_seconds, job.time_limit), job.key, now))
         del self._pending[job.key]
         self._running[job.key] = job
         for host in hosts:
@@ -395,7 +400,9 @@ class SlurmModel:
     # -- read-outs -------------------------------------------------------------------------------
     def estimate_start(self, job: SlurmJob, now: float) -> float | None:
         """``sbatch --test-only``: when a new job like ``job`` would start behind the current reservations."""
-        if self.never_fits(job):
+        partition = self.partitions.get(job.partition) if job.partition else None
+        if job.partition and (partition is None or (partition.max_time is not None
+                                                    and job.time_limit > partition.max_time)):
             return None
         probe = SlurmJob(**{**job.__dict__, "switches": None})
         found = self._earliest(probe, now, _FOREVER)

@@ -230,6 +230,47 @@ class ClusterModel:
             changed.append(gang)
         return changed
 
+    def finish_pod(self, key: str, pod_name: str, exit_code: int, reason: str = "") -> Gang | None:
+        """One running pod of gang ``key`` ended by itself (a process kubelet saw it exit): release what it
+        holds and record its exit. Exit 0 -> Succeeded; the gang succeeds once no pod of it still runs.
+        Non-zero -> Failed, and the whole gang fails at once (Volcano's PodFailed event); the gang's other
+        running pods are marked Failed with reason ``Killed`` (their processes are the kubelet's to stop).
+        Returns the gang when it changed, None when the pod was not running (already ended or unknown)."""
+        gang = self.gangs.get(key)
+        result = gang.results.get(pod_name) if gang is not None else None
+        if gang is None or result is None or result.phase != RUNNING or gang.state != RUNNING:
+            return None
+        now = self.clock()
+        self._release_pods(gang, [pod_name])
+        result.finished_at, result.exit_code = now, exit_code
+        result.phase, result.reason = (SUCCEEDED, "Completed") if exit_code == 0 else (FAILED, reason or "Error")
+        still = [n for n, r in gang.results.items() if r.phase == RUNNING]
+        if exit_code != 0:
+            self._release_pods(gang, still)
+            for name in still:
+                other = gang.results[name]
+                other.phase, other.reason, other.finished_at = FAILED, "Killed", now
+            gang.state, gang.finished_at = FAILED, now
+        elif not still:
+            gang.state, gang.finished_at = SUCCEEDED, now
+        return gang
+
+    def _release_pods(self, gang: Gang, names: Sequence[str]) -> None:
+        """Release the node and queue share of these running pods of ``gang`` (their phases stay as they are)."""
+        by_name = {p.name: p for p in gang.pods}
+        queue = self.queues.get(gang.queue)
+        for name in names:
+            pod, result = by_name.get(name), gang.results.get(name)
+            if pod is None or result is None or result.phase != RUNNING or result.node is None:
+                continue
+            node = self.nodes.get(result.node)
+            if node is not None:
+                node.used_gpus -= pod.gpus
+                node.used_cpu_millis -= pod.cpu_millis
+                node.used_memory -= pod.memory
+            if queue is not None:
+                queue.allocated_gpus -= pod.gpus
+
     def _release(self, gang: Gang) -> None:
         for pod in gang.pods:
             result = gang.results.get(pod.name)

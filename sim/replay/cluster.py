@@ -251,6 +251,7 @@ class SlurmCluster(SimCluster):
                  for node, g, switch in expand_nodes(self.name, groups if groups is not None else spec.nodes)]
         partitions = [Partition(p.name, max_time=p.max_time) for p in spec.pools]
         self.model = SlurmModel(nodes, partitions, max_reservations=spec.max_reservations)
+        self._views: dict[str, NodeView] = {}
 
     @property
     def version(self) -> int:  # type: ignore[override]
@@ -288,8 +289,16 @@ class SlurmCluster(SimCluster):
         return self.model.estimate_start(self._job("~probe", request), now)
 
     def nodes(self) -> list[NodeView]:
-        return [NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus, n.memory_mib,
-                         n.used_memory_mib, n.switch) for n in self.model.nodes.values()]
+        views = []
+        cache = self._views
+        for n in self.model.nodes.values():
+            view = cache.get(n.name)
+            if view is None or (view.gpus_used, view.cpus_used, view.memory_mib_used) != (
+                    n.used_gpus, n.used_cpus, n.used_memory_mib):
+                view = cache[n.name] = NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus,
+                                                n.memory_mib, n.used_memory_mib, n.switch)
+            views.append(view)
+        return views
 
     def pending_count(self) -> int:
         return len(self.model.pending())

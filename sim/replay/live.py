@@ -81,10 +81,10 @@ class LiveRouter(Router):
         sections = dict(broker)
         policies = dict(sections.get("policies") or {})
         if datasets:
-            registry = dict(policies.get("datasets") or {})
+            known = dict(policies.get("datasets") or {})
             for name, where in datasets.items():
-                registry.setdefault(name, {"sizeBytes": 1e11, "locations": {b: name for b in where}})
-            policies["datasets"] = registry
+                known.setdefault(name, {"sizeBytes": 1e11, "locations": {b: name for b in where}})
+            policies["datasets"] = known
         sections["policies"] = policies
         self.config = BrokerConfig.model_validate(sections)
         self.clock = clock

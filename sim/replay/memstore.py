@@ -196,4 +196,8 @@ def _evolved(job: Job, changes: Changes) -> dict[str, Any]:
         out["exit_code"] = changes.exit_code
     if changes.exclude_backend is not None and changes.exclude_backend not in job.excluded_backends:
         out["excluded_backends"] = (*job.excluded_backends, changes.exclude_backend)
+    if changes.clear_migration:
+        out["migration"] = None
+    if changes.migration is not None:
+        out["migration"] = changes.migration
     return out

@@ -70,6 +70,17 @@ class StoreContract:
         b = store.create(NewJob(spec(tenant="team-b"), "t", "same"))
         assert a.job.id != b.job.id and not b.duplicate
 
+    def test_create_many_is_one_transaction_with_an_outcome_each(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.create(NewJob(spec(), "t", "taken"))
+        outcomes = store.create_many([NewJob(spec(), "a"), NewJob(spec(epochs=9), "b", "taken"),
+                                      NewJob(spec(), "c", "new"), NewJob(spec(), "d", "new")])
+        assert [type(o).__name__ for o in outcomes] == ["Created", "IdempotencyConflict", "Created", "Created"]
+        assert outcomes[3].duplicate and outcomes[3].job.id == outcomes[2].job.id  # same key, same spec
+        created_at = {store.get(o.job.id).created_at for o in (outcomes[0], outcomes[2])}
+        assert len(created_at) == 1  # one transaction: one clock reading
+        assert store.spec_yaml(outcomes[0].job.id) == "a"
+        assert store.create_many([]) == []
+
     def test_transition_applies_changes_and_appends_event(self, store) -> None:  # type: ignore[no-untyped-def]
         job = store.create(NewJob(spec(), "t")).job
         placed = store.transition(job, JobState.PLACED, "to b1", Changes(placement=Placement("b1", "gpu")))

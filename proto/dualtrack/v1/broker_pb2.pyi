@@ -437,7 +437,7 @@ class PoolStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., gpu_limit: _Optional[int] = ..., gpus_allocated: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., pending_gpus: _Optional[int] = ...) -> None: ...
 
 class Backend(_message.Message):
-    __slots__ = ("name", "kind", "track", "healthy", "error", "gpus_total", "gpus_free", "gpus", "pools", "nodes", "nodes_schedulable", "running_jobs", "pending_jobs", "unsupported", "snapshot_at", "switches")
+    __slots__ = ("name", "kind", "track", "healthy", "error", "gpus_total", "gpus_free", "gpus", "pools", "nodes", "nodes_schedulable", "running_jobs", "pending_jobs", "unsupported", "snapshot_at", "switches", "controller")
     class UnsupportedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -461,6 +461,7 @@ class Backend(_message.Message):
     UNSUPPORTED_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_AT_FIELD_NUMBER: _ClassVar[int]
     SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLER_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     track: str
@@ -477,7 +478,26 @@ class Backend(_message.Message):
     unsupported: _containers.ScalarMap[str, str]
     snapshot_at: _timestamp_pb2.Timestamp
     switches: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., track: _Optional[str] = ..., healthy: _Optional[bool] = ..., error: _Optional[str] = ..., gpus_total: _Optional[int] = ..., gpus_free: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuCapacity, _Mapping]]] = ..., pools: _Optional[_Iterable[_Union[PoolStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., nodes_schedulable: _Optional[int] = ..., running_jobs: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., unsupported: _Optional[_Mapping[str, str]] = ..., snapshot_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., switches: _Optional[int] = ...) -> None: ...
+    controller: ControllerStatus
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., track: _Optional[str] = ..., healthy: _Optional[bool] = ..., error: _Optional[str] = ..., gpus_total: _Optional[int] = ..., gpus_free: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuCapacity, _Mapping]]] = ..., pools: _Optional[_Iterable[_Union[PoolStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., nodes_schedulable: _Optional[int] = ..., running_jobs: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., unsupported: _Optional[_Mapping[str, str]] = ..., snapshot_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., switches: _Optional[int] = ..., controller: _Optional[_Union[ControllerStatus, _Mapping]] = ...) -> None: ...
+
+class ControllerStatus(_message.Message):
+    __slots__ = ("up", "latency_seconds", "hosts_up", "hosts_down", "schedule_last_cycle_seconds", "backfill_last_cycle_seconds", "backfill_mean_cycle_seconds")
+    UP_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_UP_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_DOWN_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_LAST_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_LAST_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_MEAN_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    up: bool
+    latency_seconds: float
+    hosts_up: _containers.RepeatedScalarFieldContainer[str]
+    hosts_down: _containers.RepeatedScalarFieldContainer[str]
+    schedule_last_cycle_seconds: float
+    backfill_last_cycle_seconds: float
+    backfill_mean_cycle_seconds: float
+    def __init__(self, up: _Optional[bool] = ..., latency_seconds: _Optional[float] = ..., hosts_up: _Optional[_Iterable[str]] = ..., hosts_down: _Optional[_Iterable[str]] = ..., schedule_last_cycle_seconds: _Optional[float] = ..., backfill_last_cycle_seconds: _Optional[float] = ..., backfill_mean_cycle_seconds: _Optional[float] = ...) -> None: ...
 
 class ListBackendsRequest(_message.Message):
     __slots__ = ()
@@ -510,3 +530,66 @@ class RenderJobResponse(_message.Message):
     kind: str
     artefact: str
     def __init__(self, backend: _Optional[str] = ..., kind: _Optional[str] = ..., artefact: _Optional[str] = ...) -> None: ...
+
+class SubmitJobsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[SubmitJobRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[SubmitJobRequest, _Mapping]]] = ...) -> None: ...
+
+class FieldViolation(_message.Message):
+    __slots__ = ("field", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message", "field_violations", "backend_reasons")
+    class BackendReasonsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_REASONS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    message: str
+    field_violations: _containers.RepeatedCompositeFieldContainer[FieldViolation]
+    backend_reasons: _containers.ScalarMap[str, str]
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., field_violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ..., backend_reasons: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SubmitJobsResult(_message.Message):
+    __slots__ = ("job", "duplicate", "error")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    job: Job
+    duplicate: bool
+    error: ItemError
+    def __init__(self, job: _Optional[_Union[Job, _Mapping]] = ..., duplicate: _Optional[bool] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class SubmitJobsResponse(_message.Message):
+    __slots__ = ("results", "accepted")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SubmitJobsResult]
+    accepted: int
+    def __init__(self, results: _Optional[_Iterable[_Union[SubmitJobsResult, _Mapping]]] = ..., accepted: _Optional[int] = ...) -> None: ...
+
+class MigrateJobRequest(_message.Message):
+    __slots__ = ("id", "to_backend", "now", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    to_backend: str
+    now: bool
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., to_backend: _Optional[str] = ..., now: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

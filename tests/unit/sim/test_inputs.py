@@ -8,7 +8,6 @@ import pytest
 
 from dualtrack.sim.replay.clusters import ClustersError, load_clusters, parse_clusters, static_split
 from dualtrack.sim.replay.trace import HEADER, TraceError, read_trace
-
 from tests.unit.sim.helpers import trace_job, two_backends
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "sim" / "philly-rfold-50.csv"

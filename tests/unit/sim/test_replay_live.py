@@ -6,7 +6,6 @@ import json
 
 from dualtrack.sim.replay.metrics import to_json
 from dualtrack.sim.replay.runner import ReplayOptions, replay, run_policy
-
 from tests.unit.sim.helpers import trace_job, two_backends
 
 JOBS = [trace_job(f"j{i}", 10.0 * i, 50, gpus=1, tenant="a" if i % 2 else "b") for i in range(6)]

@@ -11,7 +11,6 @@ from dualtrack.sim.replay.cluster import expand_nodes
 from dualtrack.sim.replay.clusters import Clusters
 from dualtrack.sim.replay.runner import POLICIES, PolicyRun, ReplayOptions, run_policy
 from dualtrack.sim.replay.trace import TraceJob
-
 from tests.unit.sim.helpers import trace_job, two_backends
 
 CLUSTERS = two_backends(k8s_nodes=2, slurm_nodes=3, gpus=4)

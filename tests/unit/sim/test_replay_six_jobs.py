@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dualtrack.sim.replay.metrics import summarize
 from dualtrack.sim.replay.runner import ReplayOptions, run_policy
-
 from tests.unit.sim.helpers import trace_job, two_backends
 
 JOBS = [trace_job(f"a{i}", 0, 100, gpus=4, tenant="a") for i in range(1, 5)] + [

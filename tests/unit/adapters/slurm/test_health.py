@@ -14,6 +14,7 @@ from dualtrack.adapters.slurm.health import health_from_ping, health_from_scontr
 from dualtrack.adapters.slurm.rest import RestTransport
 from dualtrack.adapters.slurm.settings import RestSettings
 from dualtrack.adapters.slurm.transport import CommandResult
+from dualtrack.broker.domain import ClusterSnapshot
 from dualtrack.broker.metrics import BrokerMetrics
 
 from .conftest import FIXTURES, load, settings
@@ -112,5 +113,8 @@ def test_controller_metrics() -> None:
                  {"backend": "s", "scheduler": "backfill", "stat": "last"}) == pytest.approx(1170e-6)
     assert value("dualtrack_backend_scheduler_cycle_seconds",
                  {"backend": "s", "scheduler": "main", "stat": "mean"}) == pytest.approx(338e-6)
+    metrics.observe_snapshot(ClusterSnapshot.down("s", "slurm", 2.0, "slurmctld does not answer its ping"))
+    assert value("dualtrack_backend_controller_up", {"backend": "s", "host": "vm"}) == 0.0
+    assert value("dualtrack_backend_up", {"backend": "s"}) == 0.0
     down = with_diag(health_from_scontrol_ping("Slurmctld(primary) at vm is DOWN"), {})
-    assert not down.up
+    assert not down.up and down.backfill_last_cycle_s is None

@@ -69,16 +69,23 @@ def counterpart(directive: str, version: str) -> dict[str, Any]:
     raise KeyError(f"#SBATCH {directive} has no REST counterpart")
 
 
-def _jobs() -> list[Job]:
-    jobs = []
-    for i, path in enumerate(EXAMPLES):
-        spec = parse_spec_yaml(path.read_text())
-        jobs.append(Job(id=f"jexample{i:05d}", spec=spec, attempt=1, image_ref=f"x/y@{DIGEST}"))
-    return jobs
+def _cases() -> dict[str, Job]:
+    """Every example, plus the first one at priority low and high (the --nice and QoS mappings)."""
+    texts = {path.stem: path.read_text() for path in EXAMPLES}
+    first = EXAMPLES[0]
+    for priority in ("low", "high"):
+        document = yaml.safe_load(first.read_text())
+        document["spec"]["priority"] = priority  # replaces the example's own priority (duplicate keys are refused)
+        texts[f"{first.stem}-priority-{priority}"] = yaml.safe_dump(document)
+    return {name: Job(id=f"jexample{i:05d}", spec=parse_spec_yaml(text), attempt=1, image_ref=f"x/y@{DIGEST}")
+            for i, (name, text) in enumerate(texts.items())}
+
+
+CASES = _cases()
 
 
 @pytest.mark.parametrize("version", REST_API_VERSIONS)
-@pytest.mark.parametrize("job", _jobs(), ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("job", CASES.values(), ids=CASES.keys())
 def test_rest_job_carries_every_directive_of_the_script(job: Job, version: str) -> None:
     request = build_request(job, Placement("slurm-unit"), SITE)
     body = submit_body(request, version)
@@ -97,8 +104,14 @@ def test_rest_job_carries_every_directive_of_the_script(job: Job, version: str) 
     assert rest_job["tasks"] == request.nodes * request.ntasks_per_node
 
 
+def test_the_cases_cover_every_optional_directive() -> None:
+    seen = {d.split("=")[0] for job in CASES.values()
+            for d in build_request(job, Placement("slurm-unit"), SITE).directives()}
+    assert {"--nice", "--qos", "--account", "--gres", "--switches", "--no-requeue"} <= seen
+
+
 @pytest.mark.parametrize("version", sorted(SPECS))
-@pytest.mark.parametrize("job", _jobs(), ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("job", CASES.values(), ids=CASES.keys())
 def test_rest_body_follows_the_versions_spec(job: Job, version: str) -> None:
     spec = load(SPECS[version])
     schema = "v0.0.38_job_submission" if version == "v0.0.38" else f"{version}_job_submit_req"

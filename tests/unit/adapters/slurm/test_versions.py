@@ -14,7 +14,7 @@ import pytest
 from dualtrack.adapters.base import BackendUnavailable
 from dualtrack.adapters.slurm.backend import SlurmBackend
 from dualtrack.adapters.slurm.capacity import build_snapshot
-from dualtrack.adapters.slurm.gpus import gpus_by_type, gpus_in
+from dualtrack.adapters.slurm.gpus import gpus_by_type, gpus_in, job_gpus
 from dualtrack.adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
 from dualtrack.adapters.slurm.records import PartitionRecord
 from dualtrack.adapters.slurm.rest import RestTransport, SlurmAuthError
@@ -90,6 +90,16 @@ def test_finished_jobs_count_allocated_tres_from_accounting() -> None:
     assert [r.gpus for r in parse_jobs(load("22.05.8/sacct_gpu_forms.json"))] == [2, 2]
     for version in REST_VERSIONS:  # gres/gpu=4 and gres/gpu:h100=4 are the same four GPUs
         assert [r.gpus for r in parse_jobs(load(f"{version}/slurmdb_typed_tres.json"))] == [4]
+
+
+def test_job_gpu_forms_in_order_of_exactness() -> None:
+    two_nodes = {"node_count": {"set": True, "infinite": False, "number": 2}}
+    assert job_gpus({**two_nodes, "gres": "gpu:3"}) == 6  # a per-node GRES request
+    assert job_gpus({**two_nodes, "tres_per_node": "gres/gpu:1", "tres_alloc_str": "gres/gpu=4"}) == 4
+    assert job_gpus({**two_nodes, "tres_per_job": "gres/gpu:5", "tres_per_node": "gres/gpu:1"}) == 5
+    assert job_gpus({"tres_per_socket": "gres/gpu:2", "sockets_per_node": 65534}) == 2  # NO_VAL16: unset
+    assert job_gpus({"tres_per_task": "gres/gpu:2", "tasks_per_node": 4, **two_nodes}) == 16
+    assert job_gpus({"tres_req_str": "cpu=1,gres/gpu=3"}) == 3 and job_gpus({}) == 0
 
 
 @pytest.mark.parametrize(
