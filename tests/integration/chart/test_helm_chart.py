@@ -75,7 +75,10 @@ def test_every_rendered_object_validates(helm: str, crd_modules: Path, values: P
 
 
 @pytest.mark.parametrize("values", VALUE_SETS, ids=lambda p: p.name)
-def test_the_rendered_config_is_one_the_broker_accepts(helm: str, values: Path) -> None:
+def test_the_rendered_config_is_one_the_broker_accepts(helm: str, values: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUALTRACK_STORE_URL", "postgresql+psycopg://u:p@db/dualtrack")  # the pod's Secret env
+    monkeypatch.setenv("DUALTRACK_OPS_TOKEN", "ops-token")
     (configmap,) = [d for d in objects(helm, values) if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
     config = parse_config(yaml.safe_load(configmap["data"]["config.yaml"]), values.name)
     assert config.server.address == "0.0.0.0:50051" and config.metrics.host == "0.0.0.0"
