@@ -74,6 +74,25 @@ class ImageConsumer(Protocol):
 
 
 @runtime_checkable
+class CheckpointHolder(Protocol):
+    """Optional capability: the host folder that the backend mounts at /checkpoints in YOLO jobs, as the broker
+    sees it (shared storage), or None when not configured. YOLO run directories and the checkpoints a new
+    attempt resumes from live below it (docs/yolo.md#checkpoints)."""
+
+    @property
+    def checkpoint_root(self) -> str | None: ...
+
+
+@runtime_checkable
+class DatasetMounter(Protocol):
+    """Optional capability: the dataset names the backend mounts read-only at /datasets/<name>, or None
+    when any name can be mounted (docs/yolo.md#datasets). Placement refuses the backend for others."""
+
+    @property
+    def mountable_datasets(self) -> frozenset[str] | None: ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     """Optional capability: the backend holds connections or processes to release at shutdown."""
 

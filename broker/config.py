@@ -113,6 +113,9 @@ class ReconcilerConfig(_Section):
     missing_grace_seconds: float = Field(default=30.0, ge=0, alias="missingGraceSeconds")
     time_limit_grace_seconds: float = Field(default=60.0, ge=0, alias="timeLimitGraceSeconds")
     default_pending_timeout: int | None = Field(default=None, alias="defaultPendingTimeout")
+    # a job on a backend that has been down this long moves to another backend (None: it waits for it);
+    # a YOLO job resumes there from its last checkpoint (docs/lifecycle.md, "Backend outages")
+    down_reroute_after: int | None = Field(default=None, alias="downRerouteAfter")
     retry_backoff_seconds: float = Field(default=5.0, ge=0, alias="retryBackoffSeconds")
     leader_lease_seconds: float = Field(default=15.0, gt=0, alias="leaderLeaseSeconds")
     # Cancel backend jobs named dt-<id>-<n> whose id this broker's store does not know. Off by default: another
@@ -121,7 +124,7 @@ class ReconcilerConfig(_Section):
     # waiting jobs per cycle for which backends with their own estimate (sbatch --test-only) are asked
     start_estimate_jobs: int = Field(default=8, ge=0, le=1000, alias="startEstimateJobs")
 
-    @field_validator("default_pending_timeout", mode="before")
+    @field_validator("default_pending_timeout", "down_reroute_after", mode="before")
     @classmethod
     def _timeout(cls, v: Any) -> Any:
         return None if v is None else parse_duration(v)

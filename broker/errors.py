@@ -33,3 +33,7 @@ class InvalidRequest(BrokerError):
 
 class PermissionDenied(BrokerError):
     """The caller's tenant may not act on this job or tenant."""
+
+
+class JobNotMovable(BrokerError):
+    """The job is in a state from which it cannot be migrated (not on a backend, or finished)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from dualtrack.adapters.base import ImageConsumer
+from dualtrack.adapters.base import DatasetMounter, ImageConsumer
 from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
 from dualtrack.policies import BackendInfo, PlacementContext, TenantUsage
@@ -21,7 +21,8 @@ HOLDING_STATES = frozenset({JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED
 def backend_infos(backends: BackendRegistry) -> dict[str, BackendInfo]:
     return {
         b.name: BackendInfo(name=b.name, track=b.track, kind=b.kind, unsupported=dict(b.unsupported),
-                            converts_images=b.needs_sif if isinstance(b, ImageConsumer) else None)
+                            converts_images=b.needs_sif if isinstance(b, ImageConsumer) else None,
+                            datasets=b.mountable_datasets if isinstance(b, DatasetMounter) else None)
         for b in backends
     }
 

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dualtrack.adapters.base import Backend
@@ -40,6 +40,7 @@ class SnapshotCache:
         down_after: int = 3,
         clock: Callable[[], float] = time.time,
         timeout: float = 20.0,
+        executor: Executor | None = None,
     ):
         self._backends = backends
         self._down_after = down_after
@@ -50,7 +51,8 @@ class SnapshotCache:
         self._health: dict[str, BackendHealth] = {b.name: BackendHealth(since=clock()) for b in backends}
         self._listeners: list[HealthListener] = []
         self._generation = 0
-        self._pool = ThreadPoolExecutor(max_workers=max(1, len(backends)), thread_name_prefix="snapshot")
+        # the backends are asked in parallel; a caller may pass its own executor (the trace replay runs inline)
+        self._pool = executor or ThreadPoolExecutor(max_workers=max(1, len(backends)), thread_name_prefix="snapshot")
 
     def on_health_change(self, listener: HealthListener) -> None:
         """``listener(backend, old, new)`` is called whenever a backend goes down or comes back."""

@@ -27,6 +27,8 @@ class BackendInfo:
     unsupported: Mapping[Feature, str] = field(default_factory=lambda: MappingProxyType({}))
     # runs jobs from a SIF converted from the job's image; None: assume so for the slurm track
     converts_images: bool | None = None
+    # dataset names the backend can mount at /datasets/<name>; None: any (a PVC named after the dataset)
+    datasets: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ class PlacementEngine:
             return Decision(job.id, status, None, explanation), None
         candidate = winner.candidate
         fit = candidate.fit()
-        names = candidate.snapshot.nodes
+        assert candidate.index is not None  # a winner's backend is up
+        names = candidate.index.snapshot.nodes  # the index's node order (mixed-GPU nodes split per type)
         placement = Placement(
             backend=candidate.backend,
             pool=candidate.pool_name,

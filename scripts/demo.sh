@@ -7,6 +7,7 @@
 #   - the Kubernetes API simulator (scripts/kubesim/start.sh): 4 nodes x 8 a100 behind the official
 #     kubernetes client and a Volcano-like gang scheduler; its pods are simulated (no containers run)
 #   - dualtrack serve with no config file: SQLite in $DUALTRACK_DATA_DIR, both clusters as backends
+#   - scripts/demo-yolo.sh: one real ultralytics YOLO training inside the SIF of the project's image on Slurm
 #
 # The clusters keep running afterwards (stop them with scripts/slurm/stop.sh and scripts/kubesim/stop.sh);
 # the broker is stopped at the end.
@@ -47,7 +48,7 @@ $DT backends
 step "validate the example specs"
 $DT validate examples/*.yaml
 
-step "where would the 4 x 2-GPU YOLO gang go, and why? (dry run: every backend's filters and scores)"
+step "where would the 4 x 2-GPU training gang go, and why? (dry run: every backend's filters and scores)"
 $DT explain examples/yolo-4x2-gang.yaml
 
 step "submit it and follow it to the end"
@@ -69,6 +70,9 @@ sed 's/^/  /' "${DUALTRACK_SLURM_DIR:-/var/tmp/dualtrack-slurm}/output/slurm-$sl
 step "a job no backend could ever run is refused at submit, with each backend's reason"
 sed 's/gpusPerWorker: 8/gpusPerWorker: 16/' examples/yolo-8gpu-node.yaml >"$DUALTRACK_DATA_DIR/too-big.yaml"
 $DT submit "$DUALTRACK_DATA_DIR/too-big.yaml" || echo "(refused, as it should be: exit code $?)"
+
+step "a tiny real YOLO training on Slurm: the project's image as a SIF, a synthetic dataset, 2 epochs on CPU"
+scripts/demo-yolo.sh
 
 step "every job the broker knows"
 $DT list

@@ -7,6 +7,10 @@ The stubs are generated with ``-I proto`` so the descriptors carry the clean fil
 ``dualtrack/v1/broker.proto`` and the import grpc_tools writes, ``from dualtrack.v1 import``, is already the
 installed package path (proto/dualtrack is the ``dualtrack`` package). tests/unit/api/test_proto_drift.py runs
 this into a temporary folder and fails when the committed stubs differ.
+
+The stubs demand at import the grpcio/protobuf versions of the generator that wrote them, so pyproject pins
+grpcio-tools (dev extra) and sets the runtime floors to its versions; regenerating with a newer grpcio-tools
+means raising those floors too (tests/unit/packaging/test_version_floors.py checks it).
 """
 
 from __future__ import annotations

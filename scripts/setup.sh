@@ -13,6 +13,8 @@ PACKAGES=(
   mariadb-server slurmdbd slurm-wlm-mysql-plugin openssh-server openssh-client curl
   # Docker/OCI image -> SIF without Apptainer (broker/images, scripts/images/sif-run)
   skopeo umoci squashfs-tools siftool bubblewrap util-linux
+  # building the YOLO image from images/yolo/Dockerfile without Docker (scripts/images/build-yolo.sh)
+  mmdebstrap buildah runc
   # the HA store tests and the dashboards' queries
   postgresql prometheus
   python3-venv
@@ -46,8 +48,11 @@ roots="$(ls -d broker adapters policies sim proto/dualtrack 2>/dev/null | tr '\n
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ] || [ "$(cat "$stamp")" != "$roots" ]; then
   echo "setup: installing dualtrack and its dependencies into .venv"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import dualtrack.broker.cli.main, grpc, sqlalchemy, kubernetes"
+  # the yolo extra (ultralytics) on the CPU build of torch: pinned first so that nothing pulls a CUDA build;
+  # pip takes torch 2.13.0 from the machine's wheel folder where there is one (docs/yolo.md#development)
+  .venv/bin/pip install -q torch==2.13.0 torchvision==0.28.0 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -e '.[dev,yolo]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import dualtrack.broker.cli.main, grpc, sqlalchemy, kubernetes, ultralytics.cfg"
   echo "$roots" >"$stamp"
 fi
 echo "setup: ready ($(.venv/bin/python --version), dualtrack $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("dualtrack"))'))"

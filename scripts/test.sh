@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run every test: README command (2), and what CI runs (.ci/run).
-#   scripts/setup.sh -> start the local Slurm cluster and PostgreSQL -> lint, types, generated-file checks
+#   scripts/setup.sh -> start the local Slurm cluster and PostgreSQL -> build the YOLO image and its SIF
+#   -> lint, types, generated-file checks
 #   -> pytest over tests/ (unit, contract, integration against the real services, end-to-end).
 # Services the tests need and this script started are stopped at the end. Extra arguments go to pytest.
 set -euo pipefail
@@ -28,6 +29,13 @@ if [ -x scripts/postgres/start.sh ]; then
   # shellcheck disable=SC1091
   . "${DUALTRACK_PG_DIR:-/var/tmp/dualtrack-pg}/env"
 fi
+
+section "YOLO image"
+# images/yolo/Dockerfile -> OCI layout (cached by input hash; ~10 min cold, <1 s warm), then its SIF (cached by
+# digest) for the YOLO tests on Slurm (tests/integration/yolo, docs/yolo.md)
+yolo_layout="$(scripts/images/build-yolo.sh)"
+.venv/bin/dualtrack image convert localhost/dualtrack-yolo:cpu --source "$yolo_layout" \
+  -c examples/config/yolo-images.yaml
 
 section "lint and types"
 .venv/bin/ruff check .

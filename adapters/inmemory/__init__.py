@@ -33,7 +33,7 @@ from dualtrack.broker.domain import (
     Switch,
     parse_backend_object_name,
 )
-from dualtrack.broker.domain.launch import launch_argv, render_shell
+from dualtrack.broker.domain.launch import job_argv, render_shell
 
 
 @dataclass
@@ -58,6 +58,7 @@ class _FakeJob:
     started_at: float | None = None
     finished_at: float | None = None
     allocation: list[str] = field(default_factory=list)
+    artefact: str = ""  # what submit received: the job as render() shows it
 
 
 @dataclass
@@ -122,6 +123,11 @@ class InMemoryBackend:
         with self._lock:
             self._available = available
 
+    def received(self, ref: BackendRef) -> str:
+        """The artefact ``submit`` took for ``ref`` (KeyError for refs it never took)."""
+        with self._lock:
+            return self._jobs[ref.native_id].artefact
+
     def jobs_named(self, name: str) -> int:
         with self._lock:
             return sum(1 for j in self._jobs.values() if j.ref.name == name)
@@ -172,7 +178,8 @@ class InMemoryBackend:
             queued = self._scripts.get(job.id, [])
             outcome = queued.pop(0) if queued else Outcome()
             self._jobs[ref.native_id] = _FakeJob(
-                ref, res.workers, res.gpus_per_worker, res.gpu_type, self._clock(), outcome
+                ref, res.workers, res.gpus_per_worker, res.gpu_type, self._clock(), outcome,
+                artefact=self.render(job, placement),
             )
             self._advance()
             return ref
@@ -218,7 +225,7 @@ class InMemoryBackend:
             return out
 
     def render(self, job: Job, placement: Placement) -> str:
-        return f"# in-memory test backend {self.name}\n{render_shell(launch_argv(job.spec.spec))}\n"
+        return f"# in-memory test backend {self.name}\n{render_shell(job_argv(job))}\n"
 
     # -- simulation ----------------------------------------------------------------------------
     def _release(self, fake: _FakeJob) -> None:

@@ -1,7 +1,8 @@
 """The Slurm track: ``from_config(name, settings) -> SlurmBackend`` (see docs/slurm.md).
 
 Modules: ``settings`` (validation), ``render`` (sbatch script), ``parsers`` / ``text`` (Slurm JSON of 21.08 to
-25.11 and the few text outputs), ``states`` (state table), ``capacity`` (snapshot), ``transport`` / ``cli`` /
+25.11 and the few text outputs), ``gpus`` (GPU request forms, GRES/TRES strings), ``health`` (ping/diag),
+``states`` (state table), ``capacity`` (snapshot), ``transport`` / ``cli`` /
 ``rest`` (how Slurm is reached), ``backend`` (the Protocol). pyslurm is not used: no PyPI release matches
 Slurm 22.05 (see docs/slurm.md).
 """

@@ -24,6 +24,7 @@ from dualtrack.adapters.slurm.capacity import build_snapshot
 from dualtrack.adapters.slurm.hostlist import expand_hostlist
 from dualtrack.adapters.slurm.records import JobRecord
 from dualtrack.adapters.slurm.render import BatchRequest, build_request, script_text
+from dualtrack.adapters.slurm.rest import RestTransport
 from dualtrack.adapters.slurm.settings import SLURM_NAME, SlurmSettings
 from dualtrack.adapters.slurm.states import phase_of, reason_text
 from dualtrack.adapters.slurm.transport import SlurmTransport
@@ -73,10 +74,26 @@ class SlurmBackend:
         """True when jobs run from a SIF (apptainer, singularity, sif-bwrap); False for runtime none."""
         return self.settings.container.runtime != "none"
 
+    @property
+    def checkpoint_root(self) -> str | None:
+        """The host folder bound at /checkpoints in YOLO jobs (``checkpointRoot``), if configured."""
+        return self.settings.checkpoint_root
+
+    @property
+    def mountable_datasets(self) -> frozenset[str]:
+        """The ``datasets`` map's names; none with runtime ``none`` (no container, so nothing is bound)."""
+        if self.settings.container.runtime == "none":
+            return frozenset()
+        return frozenset(self.settings.datasets)
+
     def _unsupported(self) -> Mapping[Feature, str]:
         out = {Feature.TOPOLOGY_NODE: "one worker is one Slurm node allocation (--ntasks-per-node=1); a gang of "
                                       "several workers is never packed onto one node (best effort: one switch)"}
-        if self.settings.transport == "rest" and self.settings.rest and self.settings.rest.api_version == "v0.0.38":
+        # apiVersion auto: known once the transport has asked the server (snapshot() refreshes this map)
+        rest = self.settings.rest if self.settings.transport == "rest" else None
+        version = self.transport.api_version if isinstance(self.transport, RestTransport) else (
+            rest.api_version if rest else None)
+        if version == "v0.0.38":
             out[Feature.TOPOLOGY_SWITCH] = ("slurmrestd v0.0.38 has no --switches field; use transport cli/ssh or "
                                             "slurmrestd v0.0.39+")
         return out
@@ -166,12 +183,17 @@ class SlurmBackend:
 
     def snapshot(self) -> ClusterSnapshot:
         taken_at = self._clock()
+        controller = self.transport.controller()
+        if not controller.up:
+            hosts = ", ".join(f"{host} {'UP' if ok else 'DOWN'}" for host, ok in controller.controllers)
+            raise BackendUnavailable(f"slurmctld does not answer its ping ({hosts or 'no controller'})")
         nodes = self.transport.nodes()
         partitions = self.transport.partitions()
         switches = self.transport.topology()
         jobs = self.transport.jobs()
         snapshot = build_snapshot(self.name, taken_at, nodes, partitions, switches, jobs)
-        return replace(snapshot, images=self.cached_images())
+        self.unsupported = self._unsupported()
+        return replace(snapshot, images=self.cached_images(), controller=controller)
 
     def cached_images(self) -> frozenset[str]:
         """Digests (``sha256:<hex>``) whose SIF is already in ``container.imageDir``; empty for runtime none."""
@@ -206,8 +228,9 @@ class SlurmBackend:
         res = job.spec.spec.resources
         if snapshot.pool(partition) is None:
             return f"partition {partition!r} does not exist"
-        nodes = [n for n in snapshot.nodes if not n.pools or partition in n.pools]
+        in_partition = [n for n in snapshot.nodes if not n.pools or partition in n.pools]
         wanted_type = self.settings.gpu_types.get(res.gpu_type, res.gpu_type) if res.gpu_type else None
+        nodes = [part for n in in_partition for part in n.by_gpu_type()] if wanted_type else in_partition
         if wanted_type:
             nodes = [n for n in nodes if n.gpu_type == wanted_type]
             if not nodes:

@@ -1,6 +1,7 @@
 """Records from a Slurm site -> one immutable ``ClusterSnapshot`` (pure; called by ``SlurmBackend.snapshot``).
 
-Nodes: GPU type from GRES (``gpu:a100:8``), total GPUs from GRES, free = total - GRES in use, CPUs and memory
+Nodes: GPUs per type from GRES (``gpu:a100:8``; ``gpu:h100:2,gpu:h200:4`` gives a node with two
+``gpu_groups``), free = total - GRES in use (per type), CPUs and memory
 (MiB -> bytes) free = total - allocated, leaf switch from the topology, pools = partitions. A node that is down,
 drained/draining, failing, in maintenance, not responding, powered down or otherwise unusable is kept with
 ``schedulable=False`` (the snapshot's totals skip it). Pools: one per partition with its allocated GPUs, open
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dualtrack.adapters.slurm.parsers import gpus_in, gres_type
+from dualtrack.adapters.slurm.gpus import gpus_by_type
 from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord
 from dualtrack.adapters.slurm.states import phase_of
-from dualtrack.broker.domain import BackendPhase, ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain import BackendPhase, ClusterSnapshot, GpuGroup, NodeCapacity, PoolCapacity, Switch
 
 MIB = 1024**2
 UNSCHEDULABLE = frozenset({
@@ -39,14 +40,31 @@ def switch_tree(switches: Sequence[SwitchRecord]) -> tuple[Switch, ...]:
     return tuple(Switch(s.name, parent.get(s.name)) for s in switches)
 
 
+def gpu_groups(gres: str, gres_used: str) -> tuple[GpuGroup, ...]:
+    """GPUs per type of one node: totals from its GRES, in use from its GRES in use (``gpu:h100:2,gpu:h200:4``
+    with ``gpu:h100:1(IDX:0),gpu:h200:0(IDX:N/A)`` -> h100 2/1 free, h200 4/4 free). Untyped GPUs in use on
+    a typed node are taken from the types in GRES order."""
+    totals = gpus_by_type(gres)
+    used = gpus_by_type(gres_used)
+    loose = sum(count for kind, count in used.items() if kind not in totals)
+    groups = []
+    for kind, total in totals.items():
+        taken = min(used.get(kind, 0), total)
+        extra = min(loose, total - taken)
+        loose -= extra
+        groups.append(GpuGroup(kind, total, total - taken - extra))
+    return tuple(groups)
+
+
 def node_capacity(node: NodeRecord, leaf: dict[str, str]) -> NodeCapacity:
-    total = gpus_in(node.gres)
-    used = min(gpus_in(node.gres_used), total)
+    groups = gpu_groups(node.gres, node.gres_used)
+    typed = [g for g in groups if g.gpu_type is not None]
     return NodeCapacity(
         name=node.name,
-        gpu_type=gres_type(node.gres),
-        gpus_total=total,
-        gpus_free=total - used,
+        gpu_type=typed[0].gpu_type if typed else None,
+        gpus_total=sum(g.total for g in groups),
+        gpus_free=sum(g.free for g in groups),
+        gpu_groups=groups if len(groups) > 1 else (),
         cpus_total=node.cpus,
         cpus_free=max(node.cpus - node.alloc_cpus, 0),
         memory_total=node.memory_mb * MIB,

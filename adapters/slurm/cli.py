@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.slurm.health import health_from_scontrol_ping, sdiag_statistics, with_diag
 from dualtrack.adapters.slurm.parsers import errors_of, parse_jobs, parse_nodes
 from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 from dualtrack.adapters.slurm.render import BatchRequest, script_text
 from dualtrack.adapters.slurm.text import parse_partitions_text, parse_sacct_parsable, parse_test_only, parse_topology
 from dualtrack.adapters.slurm.transport import CommandResult, CommandRunner, looks_unreachable
+from dualtrack.broker.domain import ControllerHealth
 
-_SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit"
+_SACCT_FIELDS = "jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit,alloctres"
 _CANCEL_DONE = ("invalid job id", "already completing or completed", "job has already finished")
 
 
@@ -124,6 +127,20 @@ class CliTransport:
         if looks_unreachable(message):
             raise BackendUnavailable(f"scancel {job_id}: {message}")
         raise BackendUnavailable(f"scancel {job_id} failed: {message}")
+
+    def controller(self) -> ControllerHealth:
+        """``scontrol ping`` (timed here: the round trip is the latency) and, when up, ``sdiag``'s scheduler
+        figures (left out when sdiag fails: they are extras)."""
+        started = time.monotonic()
+        ping = self._run(["scontrol", "ping"])
+        health = health_from_scontrol_ping(ping.stdout, time.monotonic() - started)
+        if not health.controllers:
+            message = (ping.stderr or ping.stdout).strip()[-300:]
+            raise BackendUnavailable(f"scontrol ping (exit {ping.returncode}): {message}")
+        if not health.up:
+            return health
+        diag = self._run(["sdiag"])
+        return with_diag(health, sdiag_statistics(diag.stdout)) if diag.returncode == 0 else health
 
     def list_dir(self, path: str) -> list[str]:
         result = self._run(["ls", "-1", "--", path])

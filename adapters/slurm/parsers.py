@@ -18,14 +18,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dualtrack.adapters.slurm.gpus import accounted_gpus, gres_types, job_gpus
 from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord
 
 BASE_STATES = frozenset({
     "PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL",
     "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
 })
-_GPU_GRES = re.compile(r"(?:^|[,\s])(?:gres[:/])?gpu(?::([A-Za-z0-9_.-]+))?:(\d+)")
-_GRES_TYPE = re.compile(r"(?:^|,)gpu:([A-Za-z0-9_.-]+):\d+")
 
 
 def number(value: Any) -> int | None:
@@ -73,22 +72,9 @@ def split_state(value: Any) -> tuple[str, tuple[str, ...]]:
     return base, flags
 
 
-def gpus_in(text: str | None) -> int:
-    """Total GPUs in a GRES/TRES string (``gres:gpu:a100:4``, ``gres/gpu=8``, ``gpu:2,gpu:a100:1``)."""
-    if not text:
-        return 0
-    total = 0
-    for match in re.finditer(r"gres/gpu(?::[A-Za-z0-9_.-]+)?[=:](\d+)", text):
-        total += int(match.group(1))
-    if total:
-        return total
-    return sum(int(m.group(2)) for m in _GPU_GRES.finditer(text))
-
-
 def gres_type(text: str | None) -> str | None:
-    """The GPU type of a node's GRES (``gpu:a100:8(S:0-1)`` -> ``a100``); None when untyped."""
-    match = _GRES_TYPE.search(text or "")
-    return match.group(1) if match else None
+    """The (first) GPU type of a node's GRES (``gpu:a100:8(S:0-1)`` -> ``a100``); None when untyped."""
+    return next(iter(gres_types(text)), None)
 
 
 def _meta_kind(doc: Mapping[str, Any]) -> str:
@@ -105,32 +91,28 @@ def _require(doc: Any, key: str, what: str) -> list[Any]:
 
 
 def errors_of(doc: Mapping[str, Any]) -> list[str]:
-    """The ``errors`` list of any Slurm JSON document as text (``error`` / ``description`` fields)."""
+    """The ``errors`` list of any Slurm JSON document as text. Each entry keeps its ``description`` (newer
+    slurmrestd put the useful part there, e.g. ``{error: "No error", description: "Failure to query node n9",
+    error_number: 0}`` -> ``Failure to query node n9``) and its number (``error_number``; ``errno`` in 22.05)."""
     out = []
     for err in doc.get("errors") or []:
         if isinstance(err, Mapping):
-            text = err.get("error") or err.get("description") or ""
-            code = err.get("error_number") or err.get("error_code")
-            out.append(f"{text} (error {code})" if code else str(text))
+            short = str(err.get("error") or "").strip()
+            long = str(err.get("description") or "").strip()
+            if short.lower() in ("", "no error"):
+                text = long or short
+            elif long and long != short:
+                text = f"{short}: {long}"
+            else:
+                text = short
+            code = err.get("error_number", err.get("errno", err.get("error_code")))
+            out.append(f"{text} (error {code})" if text and code not in (None, 0) else text)
         else:
             out.append(str(err))
     return [e for e in out if e]
 
 
 # ------------------------------------------------------------------------------------------------- jobs
-def _job_gpus(job: Mapping[str, Any]) -> int:
-    nodes = number(job.get("node_count")) or 1
-    per_node = gpus_in(_text(job.get("tres_per_node")))
-    if per_node:
-        return per_node * nodes
-    for key in ("tres_per_job", "tres_req_str", "tres_alloc_str"):
-        found = gpus_in(_text(job.get(key)))
-        if found:
-            return found
-    per_task = gpus_in(_text(job.get("tres_per_task")))
-    return per_task * (number(job.get("tasks")) or 1)
-
-
 def _exit_code(value: Any) -> tuple[int | None, int | None]:
     """(return code, signal) from an int (sacct: the return code), ``"3:0"`` or an exit-code object."""
     if isinstance(value, Mapping):
@@ -166,7 +148,7 @@ def _squeue_job(job: Mapping[str, Any]) -> JobRecord:
         nodes=_text(job.get("nodes")),
         partition=_text(job.get("partition")),
         comment=_text(job.get("comment")),
-        gpus=_job_gpus(job),
+        gpus=job_gpus(job),
         time_limit_s=limit * 60 if limit is not None else None,
         submit_time=_time(job.get("submit_time")),
         start_time=_time(job.get("start_time")),
@@ -182,12 +164,6 @@ def _sacct_job(job: Mapping[str, Any]) -> JobRecord:
     times = job.get("time") or {}
     limit = number(times.get("limit"))
     comment = job.get("comment")
-    tres = job.get("tres") or {}
-    gpus = sum(
-        number(t.get("count")) or 0
-        for t in (tres.get("allocated") or tres.get("requested") or [])
-        if isinstance(t, Mapping) and t.get("type") == "gres" and t.get("name") == "gpu"
-    )
     return JobRecord(
         job_id=str(number(job.get("job_id"))),
         name=_text(job.get("name")),
@@ -199,7 +175,7 @@ def _sacct_job(job: Mapping[str, Any]) -> JobRecord:
         nodes=_text(job.get("nodes")),
         partition=_text(job.get("partition")),
         comment=_text(comment.get("job") if isinstance(comment, Mapping) else comment),
-        gpus=gpus,
+        gpus=accounted_gpus(job.get("tres")),
         time_limit_s=limit * 60 if limit is not None else None,
         submit_time=_time(times.get("submission")),
         start_time=_time(times.get("start")),

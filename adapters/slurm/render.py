@@ -26,7 +26,7 @@ from dualtrack.adapters.base import SubmitRejected
 from dualtrack.adapters.slurm.settings import DEFAULT_DATASET_MOUNT, SlurmSettings
 from dualtrack.broker.domain import Job, Placement
 from dualtrack.broker.domain.image import digest_of, sif_filename
-from dualtrack.broker.domain.launch import launch_argv, render_shell
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, job_argv, render_shell
 from dualtrack.broker.domain.spec import TopologyMode, TopologyTier
 
 MIB = 1024**2
@@ -55,6 +55,7 @@ class BatchRequest:
     gres: str | None = None
     switches: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
+    nice: int | None = None  # --nice from the spec's priority class (settings priorityNice)
 
     def directives(self) -> list[str]:
         """The ``#SBATCH`` options in a stable order (what ``render`` shows and tests check)."""
@@ -63,6 +64,8 @@ class BatchRequest:
                "--no-requeue"]
         if self.qos:
             out.append(f"--qos={self.qos}")
+        if self.nice is not None:
+            out.append(f"--nice={self.nice}")
         if self.account:
             out.append(f"--account={self.account}")
         out += [f"--nodes={self.nodes}", f"--ntasks-per-node={self.ntasks_per_node}"]
@@ -131,14 +134,21 @@ def _dataset_binds(job: Job, settings: SlurmSettings) -> list[str]:
     return binds
 
 
+def _checkpoint_binds(job: Job, settings: SlurmSettings) -> list[str]:
+    """A YOLO job gets the checkpoint root read-write at /checkpoints (docs/yolo.md#checkpoints)."""
+    if settings.checkpoint_root is None or job.spec.spec.yolo is None:
+        return []
+    return [f"{settings.checkpoint_root}:{CHECKPOINT_MOUNT}"]
+
+
 def task_command(job: Job, settings: SlurmSettings) -> str:
     """The shell text one task ``exec``s: the argv, wrapped by the container runtime. Quoted throughout."""
-    argv = render_shell(launch_argv(job.spec.spec))
+    argv = render_shell(job_argv(job))
     runtime = settings.container.runtime
     if runtime == "none":
         return argv
     sif = _sif_path(job, settings)
-    binds = [*settings.container.binds, *_dataset_binds(job, settings)]
+    binds = [*settings.container.binds, *_dataset_binds(job, settings), *_checkpoint_binds(job, settings)]
     if runtime in ("apptainer", "singularity"):
         bind_args = ["--bind", ",".join(binds)] if binds else []
         return " ".join(shlex.quote(w) for w in [runtime, "exec", "--nv", *bind_args, sif]) + " " + argv
@@ -180,7 +190,8 @@ def build_request(job: Job, placement: Placement, settings: SlurmSettings) -> Ba
         name=job.object_name,
         comment=comment_for(job),
         partition=placement.pool or settings.partition,
-        qos=settings.qos,
+        qos=settings.priority_qos.get(job.spec.spec.priority_class, settings.qos),
+        nice=settings.priority_nice.get(job.spec.spec.priority_class),
         account=settings.accounts.get(job.tenant),
         nodes=res.workers,
         ntasks_per_node=1,

@@ -13,16 +13,18 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 TRANSPORTS = ("cli", "ssh", "rest")
 RUNTIMES = ("apptainer", "singularity", "sif-bwrap", "none")
-REST_API_VERSIONS = ("v0.0.38", "v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42")
+REST_API_VERSIONS = ("v0.0.38", "v0.0.39", "v0.0.40", "v0.0.41", "v0.0.42", "v0.0.43", "v0.0.44")
+AUTO_VERSION = "auto"  # the newest of REST_API_VERSIONS the server offers (docs/slurm.md, "API versions")
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$")  # partition, qos, account, GRES type
 SAFE_PATH = re.compile(r"^/[A-Za-z0-9_.+@%/=,:-]*$")  # absolute, no spaces, quotes or shell syntax
 HOST = re.compile(r"^[A-Za-z0-9_.:-]{1,253}$")
-DEFAULT_SIF_RUNNER = str(Path(__file__).resolve().parents[2] / "scripts" / "images" / "sif-run")
+# The fallback runtime ships inside this package (docs/images.md section 7), so pip-installed brokers have it too.
+DEFAULT_SIF_RUNNER = str(files(__package__ or "dualtrack.adapters.slurm").joinpath("sif-run"))
 DEFAULT_DATASET_MOUNT = "/datasets"
 
 
@@ -68,12 +70,18 @@ class SlurmSettings:
     datasets: Mapping[str, str] = field(default_factory=dict)
     master_port: int = 29500
     command_timeout_s: float = 30.0
+    priority_qos: Mapping[str, str] = field(default_factory=dict)  # low/normal/high -> QoS (overrides qos)
+    priority_nice: Mapping[str, int] = field(default_factory=dict)  # low/normal/high -> --nice value
+    # host folder bound read-write at /checkpoints; YOLO run dirs live below it (docs/yolo.md#checkpoints)
+    checkpoint_root: str | None = None
 
 
 KNOWN = {
     "transport", "partition", "qos", "accounts", "gpuTypes", "outputDir", "slurmConf", "ssh", "rest",
-    "container", "datasets", "masterPort", "commandTimeout",
+    "container", "datasets", "masterPort", "commandTimeout", "priorityQos", "priorityNice", "checkpointRoot",
 }
+PRIORITY_CLASS_KEYS = ("low", "normal", "high")  # the spec's named priority classes (docs/spec.md)
+NICE_LIMIT = 2147483645  # sbatch --nice bound; negative values need a Slurm operator or administrator
 
 
 class _Checker:
@@ -150,8 +158,8 @@ def _rest(c: _Checker, raw: Any) -> RestSettings:
     if "token" not in data and "tokenFile" not in data:
         raise c.fail("rest.tokenFile", "one of rest.token or rest.tokenFile is required (a JWT from scontrol token)")
     version = data.get("apiVersion", "v0.0.38")
-    if version not in REST_API_VERSIONS:
-        raise c.fail("rest.apiVersion", f"{version!r} is not one of {', '.join(REST_API_VERSIONS)}")
+    if version not in (*REST_API_VERSIONS, AUTO_VERSION):
+        raise c.fail("rest.apiVersion", f"{version!r} is not one of {', '.join(REST_API_VERSIONS)}, {AUTO_VERSION}")
     return RestSettings(
         url=url.rstrip("/"),
         user=c.string(data.get("user", "root"), "rest.user", SLURM_NAME, "a user name"),
@@ -198,6 +206,24 @@ def _name_map(c: _Checker, raw: Any, key: str, value_pattern: re.Pattern[str], w
     return out
 
 
+def _priority_keys(c: _Checker, data: Mapping[str, Any], key: str) -> None:
+    for name in data:
+        if name not in PRIORITY_CLASS_KEYS:
+            raise c.fail(f"{key}.{name}", f"must be one of {', '.join(PRIORITY_CLASS_KEYS)}")
+
+
+def _priority_qos(c: _Checker, raw: Any) -> dict[str, str]:
+    mapped = _name_map(c, raw, "priorityQos", SLURM_NAME, "a Slurm QOS name")
+    _priority_keys(c, mapped, "priorityQos")
+    return mapped
+
+
+def _priority_nice(c: _Checker, raw: Any) -> dict[str, int]:
+    data = c.mapping(raw, "priorityNice")
+    _priority_keys(c, data, "priorityNice")
+    return {str(k): c.integer(v, f"priorityNice.{k}", -NICE_LIMIT, NICE_LIMIT) for k, v in data.items()}
+
+
 def parse_settings(backend: str, raw: Mapping[str, Any]) -> SlurmSettings:
     """Validate ``raw``; raises ValueError naming the first bad key."""
     c = _Checker(backend)
@@ -230,4 +256,7 @@ def parse_settings(backend: str, raw: Mapping[str, Any]) -> SlurmSettings:
         datasets=datasets,
         master_port=c.integer(raw.get("masterPort", 29500), "masterPort", 1024, 65535),
         command_timeout_s=c.number(raw.get("commandTimeout", 30), "commandTimeout"),
+        priority_qos=_priority_qos(c, raw.get("priorityQos", {})),
+        priority_nice=_priority_nice(c, raw.get("priorityNice", {})),
+        checkpoint_root=c.path(raw["checkpointRoot"], "checkpointRoot") if raw.get("checkpointRoot") else None,
     )

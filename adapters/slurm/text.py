@@ -8,6 +8,7 @@ import re
 import time
 from datetime import datetime
 
+from dualtrack.adapters.slurm.gpus import gpus_in
 from dualtrack.adapters.slurm.hostlist import expand_hostlist
 from dualtrack.adapters.slurm.records import JobRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 
@@ -89,8 +90,9 @@ def parse_test_only(stdout: str, stderr: str, returncode: int) -> TestOnlyResult
 
 
 def parse_sacct_parsable(text: str) -> list[JobRecord]:
-    """``sacct -X -P -n -o jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit``
-    (with or without ``-c``); the last line of a job id wins (a requeued job appears once per run)."""
+    """``sacct -X -P -n -o jobid,jobname,state,exitcode,start,end,nodelist,partition,timelimit,submit[,alloctres]``
+    (with or without ``-c``); the last line of a job id wins (a requeued job appears once per run). GPUs come
+    from the allocated TRES (``gres/gpu=2``) when that column is there."""
     found: dict[str, JobRecord] = {}
     for line in text.splitlines():
         cols = line.split("|")
@@ -104,5 +106,6 @@ def parse_sacct_parsable(text: str) -> list[JobRecord]:
             start_time=slurm_time_to_epoch(cols[4]), end_time=slurm_time_to_epoch(cols[5]),
             nodes=cols[6], partition=cols[7], time_limit_s=minutes_text_to_seconds(cols[8]),
             submit_time=slurm_time_to_epoch(cols[9]),
+            gpus=gpus_in(cols[10]) if len(cols) > 10 else 0,
         )
     return list(found.values())

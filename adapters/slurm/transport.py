@@ -21,6 +21,7 @@ from dualtrack.adapters.base import BackendUnavailable
 from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 from dualtrack.adapters.slurm.render import BatchRequest
 from dualtrack.adapters.slurm.settings import SshSettings
+from dualtrack.broker.domain import ControllerHealth
 
 # Slurm client messages that mean "could not talk to the controller" (transient), not "bad request".
 UNREACHABLE_MARKERS = (
@@ -53,6 +54,8 @@ class SlurmTransport(Protocol):
     def cancel(self, job_id: str) -> None: ...  # idempotent
 
     def list_dir(self, path: str) -> list[str]: ...  # file names; [] when absent or unreadable
+
+    def controller(self) -> ControllerHealth: ...  # ping + diag; up=False when no slurmctld answers the ping
 
     def close(self) -> None: ...
 

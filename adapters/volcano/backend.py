@@ -19,6 +19,7 @@ from dualtrack.adapters.volcano.render import LABEL_ATTEMPT, LABEL_JOB_ID, rende
 from dualtrack.adapters.volcano.settings import VolcanoSettings
 from dualtrack.adapters.volcano.snapshot import build_snapshot, gpu_type_of
 from dualtrack.broker.domain import (
+    BackendPhase,
     BackendRef,
     ClusterSnapshot,
     Feature,
@@ -31,6 +32,7 @@ from dualtrack.broker.domain import (
 Obj = dict[str, Any]
 VOLCANO_JOB_LABEL = "volcano.sh/job-name"
 PRODUCTS_TTL_SECONDS = 300.0
+FINISHED = (BackendPhase.SUCCEEDED, BackendPhase.FAILED, BackendPhase.CANCELLED)
 
 
 def _split(ref: BackendRef, default_namespace: str) -> tuple[str, str]:
@@ -55,6 +57,12 @@ class VolcanoBackend:
         self._products_at = float("-inf")
 
     # -- Backend Protocol --------------------------------------------------------------------
+
+    @property
+    def checkpoint_root(self) -> str | None:
+        """Where the broker sees the files of the ``checkpointClaim`` volume (``checkpointRoot``), if set."""
+        return self.settings.checkpoint_root
+
     def render(self, job: Job, placement: Placement) -> str:
         """The vcjob YAML; uses the GPU products learnt from the last snapshot (no API call)."""
         return to_yaml(render_vcjob(job, placement, self.settings, self._products))
@@ -101,7 +109,15 @@ class VolcanoBackend:
         return out
 
     def cancel(self, ref: BackendRef) -> None:
+        """Delete the vcjob unless it has finished: a finished one stays, so its outcome can still be
+        observed (the Backend contract: cancelling a finished job leaves it finished)."""
         namespace, name = _split(ref, self.settings.namespace)
+        vcjob = self._client.get_custom(JOBS, namespace, name)
+        if vcjob is None:
+            return
+        native = (vcjob.get("status", {}).get("state") or {}).get("phase", "")
+        if phase_of(native) in FINISHED:
+            return
         self._client.delete_custom(JOBS, namespace, name)
 
     def managed(self) -> Sequence[ManagedJob]:

@@ -27,7 +27,7 @@ import yaml
 
 from dualtrack.adapters.volcano.settings import VolcanoSettings
 from dualtrack.broker.domain import Job, Placement
-from dualtrack.broker.domain.launch import RENDEZVOUS_ENV, launch_argv, render_kubernetes
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, RENDEZVOUS_ENV, job_argv, render_kubernetes
 
 API_VERSION = "batch.volcano.sh/v1alpha1"
 KIND = "Job"
@@ -98,13 +98,16 @@ def _volumes(job: Job, settings: VolcanoSettings) -> tuple[list[dict[str, Any]],
         claim = settings.datasets.get(dataset, dataset)
         volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}})
         mounts.append({"name": volume, "mountPath": f"{DATASET_ROOT}/{dataset}", "readOnly": True})
+    if settings.checkpoint_claim is not None and job.spec.spec.yolo is not None:
+        volumes.append({"name": "checkpoints", "persistentVolumeClaim": {"claimName": settings.checkpoint_claim}})
+        mounts.append({"name": "checkpoints", "mountPath": CHECKPOINT_MOUNT})
     return volumes, mounts
 
 
 def _pod_spec(job: Job, settings: VolcanoSettings,
               discovered: Mapping[str, Sequence[str]] | None) -> dict[str, Any]:
     spec = job.spec.spec
-    argv = render_kubernetes(launch_argv(spec))
+    argv = render_kubernetes(job_argv(job))
     volumes, mounts = _volumes(job, settings)
     container: dict[str, Any] = {
         "name": TASK_NAME,

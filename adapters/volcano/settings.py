@@ -51,6 +51,10 @@ class VolcanoSettings:
     topology_labels: TopologyLabels = field(default_factory=TopologyLabels)
     max_retry: int = 3  # vcjob spec.maxRetry: runs of the gang in place (restarts on PodEvicted / PodFailed)
     pending_estimate_seconds: int = 3600  # run time assumed for pending demand without an activeDeadline
+    # YOLO checkpoints (docs/yolo.md#checkpoints): the PVC mounted read-write at /checkpoints, and where the
+    # broker sees that volume's files (for output_dir and resume); both optional
+    checkpoint_claim: str | None = None
+    checkpoint_root: str | None = None
 
     def queue_for(self, tenant: str) -> str:
         return self.queues.get(tenant, self.default_queue)
@@ -59,6 +63,7 @@ class VolcanoSettings:
 KNOWN_KEYS = {
     "kubeconfig", "context", "inCluster", "namespace", "queues", "defaultQueue", "priorityClasses",
     "gpuResource", "gpuProductLabel", "gpuProducts", "tolerations", "datasets", "requestTimeoutSeconds",
+    "checkpointClaim", "checkpointRoot",
     "masterPort", "schedulerName", "topologyLabels", "maxRetry", "pendingEstimateSeconds",
 }
 
@@ -197,4 +202,13 @@ def parse_settings(backend: str, raw: Mapping[str, Any]) -> VolcanoSettings:
         topology_labels=_topology_labels(r),
         max_retry=_max_retry(r),
         pending_estimate_seconds=int(r.number("pendingEstimateSeconds", 3600, 1, 30 * 86400, integer=True)),
+        checkpoint_claim=r.string("checkpointClaim", None, DNS1123_SUBDOMAIN, "a PVC claim name"),
+        checkpoint_root=_absolute_path(r, "checkpointRoot"),
     )
+
+
+def _absolute_path(reader: _Reader, key: str) -> str | None:
+    value = reader.string(key, None)
+    if value is not None and not value.startswith("/"):
+        raise reader.fail(key, f"{value!r} must be an absolute path")
+    return value

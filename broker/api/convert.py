@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dualtrack.broker.domain import (
     CandidateEvaluation,
+    ControllerHealth,
     Explanation,
     FilterStatus,
     Job,
@@ -188,7 +189,7 @@ def _candidate_to_pb(c: CandidateEvaluation) -> pb.CandidateEvaluation:
     )
 
 
-def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True) -> pb.Job:
+def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True, output_dir: str = "") -> pb.Job:
     message = pb.Job(
         id=job.id,
         name=job.name,
@@ -205,6 +206,7 @@ def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = Tr
         updated_at=timestamp(job.updated_at),
         state_since=timestamp(job.state_since),
         spec_yaml=spec_yaml,
+        output_dir=output_dir,
     )
     if job.exit_code is not None:
         message.exit_code = job.exit_code
@@ -247,6 +249,18 @@ def event_to_pb(event: JobEvent) -> pb.JobEvent:
     )
 
 
+def controller_to_pb(health: ControllerHealth) -> pb.ControllerStatus:
+    return pb.ControllerStatus(
+        up=health.up,
+        latency_seconds=health.latency_s or 0.0,
+        hosts_up=[host for host, ok in health.controllers if ok],
+        hosts_down=[host for host, ok in health.controllers if not ok],
+        schedule_last_cycle_seconds=health.schedule_last_cycle_s or 0.0,
+        backfill_last_cycle_seconds=health.backfill_last_cycle_s or 0.0,
+        backfill_mean_cycle_seconds=health.backfill_mean_cycle_s or 0.0,
+    )
+
+
 def backend_to_pb(status: BackendStatus) -> pb.Backend:
     snap = status.snapshot
     message = pb.Backend(
@@ -257,6 +271,8 @@ def backend_to_pb(status: BackendStatus) -> pb.Backend:
         error=status.health.last_error or (snap.error if snap else ""),
         unsupported=status.unsupported,
     )
+    if snap is not None and snap.controller is not None:
+        message.controller.CopyFrom(controller_to_pb(snap.controller))
     if snap is not None and snap.healthy:
         message.gpus_total = snap.gpus_total
         message.gpus_free = snap.gpus_free

@@ -8,7 +8,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from dualtrack.broker.domain import InvalidTransition, SpecError
-from dualtrack.broker.errors import InvalidRequest, NoBackendCanRun, PermissionDenied
+from dualtrack.broker.errors import InvalidRequest, JobNotMovable, NoBackendCanRun, PermissionDenied
 from dualtrack.broker.store import IdempotencyConflict, JobNotFound
 from dualtrack.v1 import broker_pb2 as pb
 
@@ -71,6 +71,8 @@ def status_for(exc: BaseException) -> status_pb2.Status | None:
         return _status(code_pb2.PERMISSION_DENIED, str(exc))
     if isinstance(exc, Unauthenticated):
         return _status(code_pb2.UNAUTHENTICATED, str(exc))
+    if isinstance(exc, JobNotMovable):
+        return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     if isinstance(exc, InvalidTransition):
         return _status(code_pb2.FAILED_PRECONDITION, str(exc))
     return None

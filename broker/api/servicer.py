@@ -21,9 +21,10 @@ import grpc
 from dualtrack.broker.api import convert
 from dualtrack.broker.api.auth import Authenticator
 from dualtrack.broker.api.errors import abort_with, item_error
+from dualtrack.broker.checkpoints import output_dir
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job
-from dualtrack.broker.handlers import bulk, inspect, jobs
+from dualtrack.broker.handlers import bulk, inspect, jobs, migrate
 from dualtrack.broker.handlers.watch import EventFanout
 from dualtrack.broker.store import Created
 from dualtrack.v1 import broker_pb2 as pb
@@ -75,7 +76,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
     def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
-        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full)
+        backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
+        return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full,
+                                 output_dir=output_dir(job, backend) or "")
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled
@@ -154,3 +157,9 @@ class BrokerServicer(pb_grpc.BrokerServicer):
             else:
                 response.results.add(error=item_error(outcome))
         return response
+
+    @_handled
+    async def MigrateJob(self, request: pb.MigrateJobRequest, context: grpc.aio.ServicerContext) -> pb.Job:
+        job = await self._blocking(migrate.request_migration, self.ctx, request.id, to_backend=request.to_backend,
+                                   now=request.now, reason=request.reason, tenant=self._tenant(context))
+        return self._job(job)

@@ -419,12 +419,14 @@ def wait(
 
 def _mount_subcommands() -> None:
     """Sub-apps of other parts: the image cache, the Kubernetes simulator, the live top view."""
-    from dualtrack.broker.cli import image_cmd, import_cmd, kubesim_cmd, top_cmd
+    from dualtrack.broker.cli import image_cmd, import_cmd, kubesim_cmd, migrate_cmd, top_cmd
 
     app.add_typer(image_cmd.app, name="image", help="Docker/OCI image -> SIF conversion cache.")
     app.add_typer(kubesim_cmd.app, name="kubesim", help="The Kubernetes API simulator (tests, demos).")
     app.add_typer(top_cmd.app, name="top", help="A live view of both clusters.")
+    app.add_typer(__import__("dualtrack.broker.cli.sim_cmd", fromlist=["app"]).app, name="sim", help="Trace replay.")
     app.command("import")(import_cmd.import_)
+    app.command("migrate")(migrate_cmd.migrate)
 
 
 _mount_subcommands()

@@ -91,6 +91,8 @@ def job_detail(job: pb.Job) -> None:
                   f"  backend job {job.backend_job_id or '-'}  object {job.object_name}")
     console.print(f"  image     {job.image_ref or job.spec.spec.image}")
     console.print(f"  exit code {exit_code}")
+    if job.output_dir:
+        console.print(f"  output    {job.output_dir}", markup=False)
     if job.reason:
         console.print(f"  reason    {job.reason}", markup=False)
     if job.explanation.summary:
@@ -127,6 +129,9 @@ def backends_table(backends: Sequence[pb.Backend]) -> Table:
         table.add_column(column, overflow="fold")
     for b in backends:
         health = "[green]up[/]" if b.healthy else f"[red]down[/] {b.error[:60]}"
+        if b.HasField("controller") and b.controller.up:
+            down = f", {','.join(b.controller.hosts_down)} down" if b.controller.hosts_down else ""
+            health += f" (controller {b.controller.latency_seconds * 1000:.0f} ms{down})"
         types = ", ".join(f"{g.gpu_type} {g.free}/{g.total}" for g in b.gpus) or "-"
         pools = ", ".join(f"{p.name}({p.pending_jobs} pending)" for p in b.pools) or "-"
         table.add_row(b.name, b.kind, b.track, health, f"{b.gpus_free}/{b.gpus_total}", types,

@@ -18,6 +18,7 @@ from dualtrack.broker.domain.job import (
     new_job_id,
     parse_backend_object_name,
 )
+from dualtrack.broker.domain.migration import MigrationRequest
 from dualtrack.broker.domain.placement import (
     CandidateEvaluation,
     Explanation,
@@ -26,7 +27,14 @@ from dualtrack.broker.domain.placement import (
     Placement,
     ScoreRecord,
 )
-from dualtrack.broker.domain.snapshot import ClusterSnapshot, NodeCapacity, PoolCapacity, Switch
+from dualtrack.broker.domain.snapshot import (
+    ClusterSnapshot,
+    ControllerHealth,
+    GpuGroup,
+    NodeCapacity,
+    PoolCapacity,
+    Switch,
+)
 from dualtrack.broker.domain.spec import FieldIssue, JobSpec, SpecError, TrainingSpec, parse_spec, parse_spec_yaml
 
 __all__ = [
@@ -36,6 +44,7 @@ __all__ = [
     "BackendRef",
     "CandidateEvaluation",
     "ClusterSnapshot",
+    "ControllerHealth",
     "EventType",
     "Explanation",
     "FailureKind",
@@ -43,12 +52,14 @@ __all__ = [
     "FieldIssue",
     "FilterStatus",
     "FilterVerdict",
+    "GpuGroup",
     "InvalidTransition",
     "Job",
     "JobEvent",
     "JobSpec",
     "JobState",
     "ManagedJob",
+    "MigrationRequest",
     "NodeCapacity",
     "Observed",
     "Placement",

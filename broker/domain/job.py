@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from dualtrack.broker.domain.backend import BackendRef
+from dualtrack.broker.domain.migration import MigrationRequest
 from dualtrack.broker.domain.placement import Explanation, Placement
 from dualtrack.broker.domain.spec import JobSpec
 
@@ -123,6 +124,10 @@ class Job:
     state_since: float = field(default_factory=time.time)
     version: int = 1
     excluded_backends: tuple[str, ...] = ()  # left by reroutes; placement avoids them for later attempts
+    migration: MigrationRequest | None = None  # an operator's pending ``dualtrack migrate``
+    # Set only on the value handed to Backend.submit for one attempt (not stored): the in-container path of
+    # the checkpoint a YOLO attempt resumes from (docs/yolo.md#resume).
+    resume_from: str | None = None
 
     @property
     def tenant(self) -> str:

@@ -8,19 +8,64 @@ Every worker must have these environment variables set by its adapter:
 - ``MASTER_ADDR``: the first worker's host; ``MASTER_PORT``: a free port agreed by all workers;
 - ``NODE_RANK``: this worker's index (0..workers-1); ``WORLD_SIZE`` / ``NNODES``: the number of workers.
 
-A YOLO job renders to ``yolo <task> train key=value ...`` (ultralytics' CLI). Several GPUs per worker become
-the device list ``device=0,1,..``; several workers become a ``torchrun`` launch around the same ``yolo``
-command (ultralytics trains with DDP when it finds ``LOCAL_RANK`` set by torchrun).
+A YOLO job renders to ``yolo <task> train key=value ...`` (ultralytics' CLI), the same on both tracks
+(docs/yolo.md): ``device=cpu`` without GPUs, the device list ``device=0,1,..`` for several GPUs on its one
+worker (ultralytics' own DDP; several workers are refused by the spec), ``data`` inside a listed dataset
+resolved to ``/datasets/<data>``, and unless the user chose them ``project=/checkpoints/<tenant>`` and
+``name=<job id>`` with ``exist_ok=True``: one run directory for every attempt. An attempt that resumes
+adds ``resume=<run dir>/weights/last.pt`` (``Job.resume_from``, set by the dispatch step).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dualtrack.broker.domain.spec import TrainingSpec, YoloSpec
+from dualtrack.broker.domain.job import Job
+from dualtrack.broker.domain.spec import TrainingSpec, YoloSpec, yolo_data_dataset
 
 RENDEZVOUS_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "WORLD_SIZE", "NNODES")
 DEFAULT_MASTER_PORT = 29500
+DATASET_MOUNT = "/datasets"  # a dataset named in spec.datasets is mounted read-only at DATASET_MOUNT/<name>
+CHECKPOINT_MOUNT = "/checkpoints"  # the backend's checkpoint root, mounted read-write on both tracks
+
+
+@dataclass(frozen=True)
+class YoloRun:
+    """Where a YOLO job's run lives, as ultralytics sees it: ``project``/``name`` and an optional resume file."""
+
+    project: str
+    name: str
+    broker_chosen: bool  # project and name were set by the broker (then exist_ok=True is rendered)
+    resume: str | None = None
+
+    @property
+    def run_dir(self) -> str:
+        return f"{self.project.rstrip('/')}/{self.name}"
+
+
+def yolo_run(job: Job) -> YoloRun | None:
+    """The run of a YOLO job (None for a command job): the user's project/name, else
+    ``/checkpoints/<tenant>/<job id>`` (stable over attempts and tracks)."""
+    yolo = job.spec.spec.yolo
+    if yolo is None:
+        return None
+    chosen = yolo.project is None and yolo.name is None
+    project = yolo.project if yolo.project is not None else f"{CHECKPOINT_MOUNT}/{job.tenant}"
+    name = yolo.name if yolo.name is not None else job.id
+    return YoloRun(project=project, name=name, broker_chosen=chosen, resume=job.resume_from)
+
+
+def host_run_dir(run: YoloRun, checkpoint_root: str) -> str | None:
+    """The run directory on the backend's host, when it lies under the checkpoint mount (else None)."""
+    prefix = CHECKPOINT_MOUNT + "/"
+    if not run.run_dir.startswith(prefix):
+        return None
+    return f"{checkpoint_root.rstrip('/')}/{run.run_dir[len(prefix):]}"
+
+
+def resolve_data(data: str) -> str:
+    """``yolo.data`` as the container sees it: inside a dataset -> ``/datasets/<data>``, else unchanged."""
+    return f"{DATASET_MOUNT}/{data}" if yolo_data_dataset(data) is not None else data
 
 
 @dataclass(frozen=True)
@@ -39,8 +84,10 @@ def _yolo_value(value: object) -> str:
     return str(value)
 
 
-def yolo_argv(yolo: YoloSpec, gpus_per_worker: int) -> list[str]:
-    """``yolo <task> <mode> model=.. data=.. epochs=.. imgsz=.. batch=.. workers=.. device=.. [...]``."""
+def yolo_argv(yolo: YoloSpec, gpus_per_worker: int, run: YoloRun | None = None) -> list[str]:
+    """``yolo <task> <mode> model=.. data=.. epochs=.. imgsz=.. batch=.. workers=.. device=.. [...]``.
+
+    ``run`` (from ``yolo_run``) supplies project/name (and exist_ok, resume); without it the spec's own."""
     if yolo.device is not None:
         device = yolo.device
     elif gpus_per_worker == 0:
@@ -49,46 +96,41 @@ def yolo_argv(yolo: YoloSpec, gpus_per_worker: int) -> list[str]:
         device = ",".join(str(i) for i in range(gpus_per_worker))
     args: dict[str, object] = {
         "model": yolo.model,
-        "data": yolo.data,
+        "data": resolve_data(yolo.data),
         "epochs": yolo.epochs,
         "imgsz": yolo.imgsz,
         "batch": yolo.batch,
         "workers": yolo.workers,
         "device": device,
     }
-    if yolo.resume is not False:
-        args["resume"] = yolo.resume
-    if yolo.project is not None:
-        args["project"] = yolo.project
-    if yolo.name is not None:
-        args["name"] = yolo.name
+    resume = run.resume if run is not None and run.resume else yolo.resume
+    if resume is not False:
+        args["resume"] = resume
+    project = run.project if run is not None else yolo.project
+    name = run.name if run is not None else yolo.name
+    if project is not None:
+        args["project"] = project
+    if name is not None:
+        args["name"] = name
+    if run is not None and run.broker_chosen:
+        args["exist_ok"] = True  # a later attempt writes into the same run directory
     args.update(sorted(yolo.args.items()))
     return ["yolo", yolo.task, yolo.mode, *(f"{k}={_yolo_value(v)}" for k, v in args.items())]
 
 
-def launch_argv(spec: TrainingSpec) -> list[Arg]:
-    """The argv every worker runs (see the module docstring for the environment it expects)."""
+def launch_argv(spec: TrainingSpec, run: YoloRun | None = None) -> list[Arg]:
+    """The argv every worker runs (see the module docstring for the environment it expects).
+
+    A YOLO spec has one worker (the spec refuses more, docs/yolo.md#multi-worker)."""
     if spec.command is not None:
         return list(spec.command)
     assert spec.yolo is not None  # the spec validator guarantees exactly one of yolo / command
-    workers = spec.resources.workers
-    gpus = spec.resources.gpus_per_worker
-    inner = yolo_argv(spec.yolo, gpus)
-    if workers == 1:
-        return list(inner)
-    return [
-        "torchrun",
-        f"--nnodes={workers}",
-        f"--nproc-per-node={max(gpus, 1)}",
-        "--node-rank",
-        EnvRef("NODE_RANK"),
-        "--master-addr",
-        EnvRef("MASTER_ADDR"),
-        "--master-port",
-        EnvRef("MASTER_PORT"),
-        "--no-python",
-        *inner,
-    ]
+    return list(yolo_argv(spec.yolo, spec.resources.gpus_per_worker, run))
+
+
+def job_argv(job: Job) -> list[Arg]:
+    """What the adapters render for one attempt: ``launch_argv`` with the job's run directory and resume."""
+    return launch_argv(job.spec.spec, yolo_run(job))
 
 
 def render_shell(argv: list[Arg]) -> str:

@@ -3,13 +3,27 @@
 Adapters build it (``Backend.snapshot()``); policies read it and never change it. Memory is in bytes,
 time in seconds. Topology: every node names its leaf ``switch`` (None where unknown) and an NVLink domain
 (defaults to the node itself); ``switches`` gives each switch's parent so the tree can be walked up.
+
+GPUs: a node's ``gpu_type`` / ``gpus_total`` / ``gpus_free`` are its totals (``gpu_type`` is the first type).
+A node with several GPU types (Slurm ``gres: gpu:h100:2,gpu:h200:4``) also lists ``gpu_groups``, one per
+type; ``groups()`` gives them for every node, and ``ClusterSnapshot.split_by_gpu_type()`` turns each
+mixed node into one node per type (same name, CPUs and memory shared) for per-type placement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class GpuGroup:
+    """The GPUs of one type on one node."""
+
+    gpu_type: str | None
+    total: int
+    free: int
 
 
 @dataclass(frozen=True)
@@ -27,10 +41,25 @@ class NodeCapacity:
     pools: tuple[str, ...] = ()  # partitions / queues this node serves; empty = every pool
     schedulable: bool = True  # False for drained, down, cordoned or NotReady nodes
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    gpu_groups: tuple[GpuGroup, ...] = ()  # per GPU type, when the node has more than one; else empty
 
     @property
     def domain(self) -> str:
         return self.nvlink_domain or self.name
+
+    def groups(self) -> tuple[GpuGroup, ...]:
+        """GPUs per type: ``gpu_groups`` when given, else one group from the node's totals."""
+        if self.gpu_groups:
+            return self.gpu_groups
+        return (GpuGroup(self.gpu_type, self.gpus_total, self.gpus_free),)
+
+    def by_gpu_type(self) -> tuple[NodeCapacity, ...]:
+        """This node as one node per GPU type (itself when it has one type). The parts share the node's
+        name, place, CPUs and memory, so each part sees all of them (a worker uses one type only)."""
+        if len(self.gpu_groups) <= 1:
+            return (self,)
+        return tuple(replace(self, gpu_type=g.gpu_type, gpus_total=g.total, gpus_free=g.free, gpu_groups=())
+                     for g in self.gpu_groups)
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,24 @@ class Switch:
 
 
 @dataclass(frozen=True)
+class ControllerHealth:
+    """A backend controller's own report of itself (Slurm: ``ping`` / ``scontrol ping`` and ``diag`` /
+    ``sdiag``). ``up`` is True when some controller answered; ``controllers`` lists (host, responding), primary
+    first. Cycle times are seconds; None where the backend does not say."""
+
+    up: bool
+    latency_s: float | None = None  # round trip of the ping
+    controllers: tuple[tuple[str, bool], ...] = ()
+    schedule_last_cycle_s: float | None = None
+    schedule_mean_cycle_s: float | None = None
+    backfill_last_cycle_s: float | None = None
+    backfill_mean_cycle_s: float | None = None
+    backfill_last_depth: int | None = None
+    server_threads: int | None = None
+    agent_queue: int | None = None
+
+
+@dataclass(frozen=True)
 class ClusterSnapshot:
     backend: str
     kind: str
@@ -68,6 +115,7 @@ class ClusterSnapshot:
     pending_jobs: int = 0
     pending_gpu_seconds: float = 0.0
     images: frozenset[str] = frozenset()  # image digests already converted / cached on this backend
+    controller: ControllerHealth | None = None  # None where the backend does not report one
 
     @property
     def schedulable_nodes(self) -> tuple[NodeCapacity, ...]:
@@ -85,12 +133,19 @@ class ClusterSnapshot:
         """GPU type -> (total, free) over schedulable nodes; nodes without a type count as ``unknown``."""
         out: dict[str, tuple[int, int]] = {}
         for node in self.schedulable_nodes:
-            if node.gpus_total == 0:
-                continue
-            key = node.gpu_type or "unknown"
-            total, free = out.get(key, (0, 0))
-            out[key] = (total + node.gpus_total, free + node.gpus_free)
+            for group in node.groups():
+                if group.total == 0:
+                    continue
+                key = group.gpu_type or "unknown"
+                total, free = out.get(key, (0, 0))
+                out[key] = (total + group.total, free + group.free)
         return out
+
+    def split_by_gpu_type(self) -> ClusterSnapshot:
+        """This snapshot with every mixed-GPU node split into one node per type (itself when none is mixed)."""
+        if not any(len(n.gpu_groups) > 1 for n in self.nodes):
+            return self
+        return replace(self, nodes=tuple(part for n in self.nodes for part in n.by_gpu_type()))
 
     def pool(self, name: str) -> PoolCapacity | None:
         return next((p for p in self.pools if p.name == name), None)

@@ -70,6 +70,20 @@ YOLO_EXTRA_ARGS = frozenset({
     "copy_paste", "copy_paste_mode", "auto_augment", "erasing", "cfg", "exist_ok",
 })
 NO_CONTROL_CHARS = re.compile(r"^[^\x00-\x1f\x7f]*$")
+# Why a YOLO job has one worker (docs/yolo.md#multi-worker): read from ultralytics' trainer.
+MULTI_WORKER_YOLO = (
+    "a YOLO job runs on one worker: ultralytics (engine/trainer.py) takes its DDP world size from the local "
+    "device list and trains each node on its own, so it cannot form one process group across workers; use "
+    "workers: 1 with several GPUs (ultralytics' own DDP, device=0,1,..) or spec.command with your own launcher"
+)
+
+
+def yolo_data_dataset(data: str) -> str | None:
+    """The dataset a relative ``yolo.data`` such as ``weld-defects/data.yaml`` lives in (its first component),
+    or None for an absolute path or a bare file name (an ultralytics built-in such as ``coco8.yaml``)."""
+    if data.startswith("/") or "/" not in data:
+        return None
+    return data.split("/", 1)[0]
 
 
 class FieldValueError(ValueError):
@@ -351,6 +365,14 @@ class TrainingSpec(_Model):
     def _consistent(self) -> TrainingSpec:
         if (self.yolo is None) == (self.command is None):
             raise ValueError("exactly one of spec.yolo or spec.command must be given")
+        if self.yolo is not None and self.resources.workers > 1:
+            raise FieldValueError("resources.workers", MULTI_WORKER_YOLO)
+        if self.yolo is not None:
+            dataset = yolo_data_dataset(self.yolo.data)
+            if dataset is not None and dataset not in self.datasets:
+                raise FieldValueError(
+                    "yolo.data", f"names a file in dataset {dataset!r}, which spec.datasets does not list "
+                    f"(add it there, so that it is mounted at /datasets/{dataset})")
         gang = self.gang.min_available
         if gang is not None and gang > self.resources.workers:
             raise FieldValueError(

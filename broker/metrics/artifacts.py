@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD_PATH = REPO_ROOT / "charts" / "dashboards" / "dualtrack.json"
-RULES_PATH = REPO_ROOT / "charts" / "alerts" / "dualtrack-rules.yaml"
+# Shipped inside the package (docs/operations.md); in the checkout these are links to charts/dashboards and
+# charts/alerts, the one copy in git.
+CHART_FILES = Path(str(files(__package__ or "dualtrack.broker.metrics").joinpath("chart-files")))
+DASHBOARD_PATH = CHART_FILES / "dualtrack.json"
+RULES_PATH = CHART_FILES / "dualtrack-rules.yaml"
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(.+?)\s*,\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*$")
 
 

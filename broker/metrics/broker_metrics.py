@@ -63,6 +63,7 @@ class BrokerMetrics:
         self._tenants: set[str] = set()
         self._gpu_series: dict[str, set[str]] = {}
         self._pool_series: dict[str, set[str]] = {}
+        self._controller_hosts: dict[str, set[str]] = {}
         self._endpoint: MetricsEndpoint | None = None
         r = self.registry
         p = PREFIX
@@ -91,6 +92,15 @@ class BrokerMetrics:
                                   ["backend", "pool"], registry=r)
         self.pending_gpus = Gauge(f"{p}_pending_gpus", "GPUs requested by jobs pending in a backend pool.",
                                   ["backend", "pool"], registry=r)
+        self.controller_up = Gauge(f"{p}_backend_controller_up", "1 when the backend's controller host answered "
+                                   "its last ping (Slurm: slurmctld primary and backups), 0 when not.",
+                                   ["backend", "host"], registry=r)
+        self.controller_latency_seconds = Gauge(f"{p}_backend_controller_latency_seconds",
+                                                "Round trip of the backend controller's last ping.",
+                                                ["backend"], registry=r)
+        self.scheduler_cycle_seconds = Gauge(
+            f"{p}_backend_scheduler_cycle_seconds", "The backend scheduler's own cycle time (Slurm diag: "
+            "scheduler main|backfill, stat last|mean).", ["backend", "scheduler", "stat"], registry=r)
         self.running_jobs = Gauge(f"{p}_backend_running_jobs", "Jobs running on the backend (its own count).",
                                   ["backend"], registry=r)
         self.reroutes = Counter(f"{p}_reroutes", "Jobs moved from one backend to another, by reason.",
@@ -208,6 +218,7 @@ class BrokerMetrics:
         """
         backend = snapshot.backend
         self.backend_up(backend, snapshot.healthy)
+        self._observe_controller(snapshot)
         if not snapshot.healthy:
             return
         self.snapshot_timestamp.labels(backend).set(snapshot.taken_at)
@@ -230,6 +241,29 @@ class BrokerMetrics:
             for name, pool in pools.items():
                 self.pending_jobs.labels(backend, name).set(pool.pending_jobs)
                 self.pending_gpus.labels(backend, name).set(pool.pending_gpus)
+
+    def _observe_controller(self, snapshot: ClusterSnapshot) -> None:
+        """Controller series from ``snapshot.controller`` (docs/operations.md): a down snapshot sets every
+        known controller host of the backend to 0; figures the backend does not report are left unset."""
+        backend, health = snapshot.backend, snapshot.controller
+        with self._lock:
+            hosts = self._controller_hosts.setdefault(backend, set())
+            if not snapshot.healthy or health is None:
+                if not snapshot.healthy:
+                    for host in hosts:
+                        self.controller_up.labels(backend, host).set(0)
+                return
+            for host, responding in health.controllers:
+                hosts.add(host)
+                self.controller_up.labels(backend, host).set(1 if responding else 0)
+        if health.latency_s is not None:
+            self.controller_latency_seconds.labels(backend).set(health.latency_s)
+        cycles = {("main", "last"): health.schedule_last_cycle_s, ("main", "mean"): health.schedule_mean_cycle_s,
+                  ("backfill", "last"): health.backfill_last_cycle_s,
+                  ("backfill", "mean"): health.backfill_mean_cycle_s}
+        for (scheduler, stat), seconds in cycles.items():
+            if seconds is not None:
+                self.scheduler_cycle_seconds.labels(backend, scheduler, stat).set(seconds)
 
     # -- reroutes, retries, images, reconciler -------------------------------------------------------
     def reroute(self, source: str, target: str, reason: str) -> None:

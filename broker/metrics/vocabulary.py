@@ -19,11 +19,12 @@ TERMINAL_JOB_STATES: tuple[str, ...] = tuple(state.value for state in JobState i
 
 OTHER = "other"
 # Why a job left one backend for another (design section 5: pending timeouts, a dead backend, a refusal).
-REROUTE_REASONS: tuple[str, ...] = ("pending_timeout", "backend_down", "rejected", OTHER)
+REROUTE_REASONS: tuple[str, ...] = ("pending_timeout", "backend_down", "rejected", "migrate", OTHER)
 # Why an attempt is retried: the adapters' FailureKind values plus transient submit trouble.
 RETRY_REASONS: tuple[str, ...] = (*(kind.value for kind in FailureKind), "backend_unavailable", OTHER)
 # The reconciler's steps, in order (broker/reconciler/loop.py; ``snapshot`` refreshes every backend first).
-RECONCILER_STEPS: tuple[str, ...] = ("snapshot", "place", "dispatch", "observe", "limits", "reroute", "zombies")
+RECONCILER_STEPS: tuple[str, ...] = ("snapshot", "place", "dispatch", "observe", "limits", "reroute", "migrate",
+                                      "zombies")
 
 # Buckets around the 10 s scheduling-latency SLO: fine below it, a few above to show how far off it is.
 SCHEDULING_LATENCY_BUCKETS: tuple[float, ...] = (

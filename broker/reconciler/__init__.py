@@ -6,6 +6,7 @@ Steps (design section 5), each a small function of a ``Cycle`` in its own module
   3. observe    SUBMITTED/QUEUED/RUNNING jobs on their backends; retries of infrastructure failures
   4. limits     time limits the backends did not enforce
   5. reroute    jobs pending longer than their pendingTimeout, or stranded on a dead backend
+  5a. migrate   operators' migration requests (``dualtrack migrate``), at the job's next checkpoint
   6. zombies    backend jobs carrying a broker id that is terminal, unknown or of an older attempt
 """
 

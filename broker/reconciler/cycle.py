@@ -26,13 +26,17 @@ class Cycle:
     # backends that refused a call as unavailable during this cycle: later calls of the cycle skip them
     # rather than each waiting for the same time-out (a stopped slurmctld costs commandTimeout per call)
     unavailable: set[str] = field(default_factory=set)
+    # job id -> index in ``jobs``, built at the first ``replace``
+    _positions: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def in_state(self, *states: JobState) -> list[Job]:
         return [j for j in self.jobs if j.state in states]
 
     def replace(self, job: Job) -> None:
-        """Record a job's new value so later steps of the same cycle see it."""
-        for index, existing in enumerate(self.jobs):
-            if existing.id == job.id:
-                self.jobs[index] = job
-                return
+        """Record a job's new value so later steps of the same cycle see it (a job not in ``jobs`` is ignored)."""
+        positions = self._positions
+        if positions is None or len(positions) != len(self.jobs):
+            positions = self._positions = {j.id: i for i, j in enumerate(self.jobs)}
+        index = positions.get(job.id)
+        if index is not None and self.jobs[index].id == job.id:
+            self.jobs[index] = job

@@ -4,6 +4,10 @@ PLACED with attempt n *is* the written intent: the backend call happens after it
 adapter's submit first looks for an existing ``dt-<id>-<n>``, so a crash between submit and the store
 update never submits twice. After the call the job moves PLACED -> SUBMITTED with its backend reference;
 when that compare-and-set fails (the user cancelled meanwhile) the fresh backend object is cancelled.
+
+A YOLO attempt resumes from its run directory's ``weights/last.pt`` when that is an unfinished checkpoint
+(docs/yolo.md#resume): the backend gets the job with ``resume_from`` set, and the SUBMITTED event says
+"resuming from epoch N".
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections import defaultdict
 from concurrent.futures import Executor
 
 from dualtrack.adapters.base import Backend, BackendUnavailable, SubmitRejected
+from dualtrack.broker.checkpoints import resume_point
 from dualtrack.broker.domain import Job, JobState
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.reconciler.images import ImageNotReady, prepare_image
@@ -71,8 +76,15 @@ def _dispatch_one(cycle: Cycle, job: Job) -> None:
 def _submit(cycle: Cycle, job: Job, backend: Backend) -> None:
     ctx = cycle.ctx
     assert job.placement is not None
+    attempt_job, note = job, ""
+    if job.spec.spec.yolo is not None:
+        point, why = resume_point(job, backend)
+        if point is not None:
+            attempt_job, note = job.evolve(resume_from=point.container_path), f"; {why}"
+        elif job.attempt > 1:
+            note = f"; starting the run anew: {why}"
     try:
-        ref = backend.submit(job, job.placement)
+        ref = backend.submit(attempt_job, job.placement)
     except SubmitRejected as exc:
         _unplace(cycle, job, f"{backend.name} refused the job: {exc}", exclude=backend.name)
         return
@@ -81,7 +93,8 @@ def _submit(cycle: Cycle, job: Job, backend: Backend) -> None:
         log.warning("submit of %s to %s deferred: %s", job.id, backend.name, exc)
         return
     try:
-        submitted = ctx.store.transition(job, JobState.SUBMITTED, f"submitted to {backend.name} as {ref.native_id}",
+        submitted = ctx.store.transition(job, JobState.SUBMITTED,
+                                         f"submitted to {backend.name} as {ref.native_id}{note}",
                                          Changes(backend_ref=ref))
     except StaleJob:
         log.info("job %s changed during submit; cancelling backend object %s", job.id, ref)

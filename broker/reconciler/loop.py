@@ -30,6 +30,7 @@ from dualtrack.broker.domain import ClusterSnapshot
 from dualtrack.broker.reconciler.cycle import ACTIVE_STATES, Cycle
 from dualtrack.broker.reconciler.dispatch import dispatch_placed
 from dualtrack.broker.reconciler.limits import enforce_time_limits
+from dualtrack.broker.reconciler.migrate import migrate_requested
 from dualtrack.broker.reconciler.observe import observe_backends
 from dualtrack.broker.reconciler.place import place_accepted
 from dualtrack.broker.reconciler.reroute import reroute_stuck
@@ -67,6 +68,7 @@ class Reconciler:
             ("observe", observe_backends),
             ("limits", enforce_time_limits),
             ("reroute", reroute_stuck),
+            ("migrate", migrate_requested),
             ("zombies", self._zombies_step),
         ]
 

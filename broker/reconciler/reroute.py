@@ -6,6 +6,10 @@ is down, the zombie step cancels the old attempt once it returns), passes throug
 the other backend as attempt n+1, the old backend excluded. A YOLO job that already trained resumes from its
 checkpoint on the new track when its ``project`` path is shared (``resume`` is set by the adapter's command).
 
+A job on a backend that has been down for ``reconciler.downRerouteAfter`` (SUBMITTED, QUEUED or RUNNING:
+its attempt is lost to the broker, whatever it is doing) moves the same way; the old attempt is cancelled by
+the zombie step when the backend returns, and a YOLO job resumes from its last checkpoint on the new track.
+
 REROUTING is a step of one cycle (REROUTING -> PLACED right after the cancel). A job found in REROUTING at
 the start of a cycle was left there by a crash: its old attempt is cancelled again (idempotent) and it goes
 back to ACCEPTED as attempt n+1 with the old backend excluded, so the placement step places it again.
@@ -39,12 +43,30 @@ def reroute_stuck(cycle: Cycle) -> None:
         if timeout is None or cycle.now - job.state_since < timeout or job.backend is None:
             continue
         try:
-            _reroute(cycle, job, f"pending on {job.backend} for more than {timeout} s")
+            _reroute(cycle, job, f"pending on {job.backend} for more than {timeout} s", "pending_timeout")
+        except StaleJob:
+            log.info("job %s changed while being rerouted", job.id)
+    _reroute_stranded(cycle)
+
+
+def _reroute_stranded(cycle: Cycle) -> None:
+    """Jobs on a backend down for longer than ``downRerouteAfter`` move elsewhere (see the module docstring)."""
+    after = cycle.ctx.config.reconciler.down_reroute_after
+    if after is None:
+        return
+    health = cycle.ctx.snapshots.health()
+    for job in cycle.in_state(JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING):
+        state = health.get(job.backend or "")
+        if job.backend is None or state is None or state.up or cycle.now - state.since < after:
+            continue
+        try:
+            _reroute(cycle, job, f"{job.backend} has been down for more than {after} s ({state.last_error})",
+                     "backend_down")
         except StaleJob:
             log.info("job %s changed while being rerouted", job.id)
 
 
-def _reroute(cycle: Cycle, job: Job, why: str) -> None:
+def _reroute(cycle: Cycle, job: Job, why: str, metric_reason: str) -> None:
     ctx = cycle.ctx
     source = job.backend or ""
     excluded = job.evolve(excluded_backends=(*job.excluded_backends, source), attempt=job.attempt + 1)
@@ -63,7 +85,7 @@ def _reroute(cycle: Cycle, job: Job, why: str) -> None:
         Changes(attempt=job.attempt + 1, clear_backend=True, placement=decision.placement,
                 explanation=decision.explanation, exclude_backend=source, reason=why),
     )
-    ctx.metrics.reroute(source, decision.placement.backend, "pending_timeout")
+    ctx.metrics.reroute(source, decision.placement.backend, metric_reason)
     cycle.replace(placed)
 
 

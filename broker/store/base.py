@@ -10,7 +10,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dualtrack.broker.domain import BackendRef, Explanation, Job, JobEvent, JobSpec, JobState, Placement
+from dualtrack.broker.domain import (
+    BackendRef,
+    Explanation,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+    MigrationRequest,
+    Placement,
+)
 
 
 class StoreError(Exception):
@@ -70,6 +79,8 @@ class Changes:
     reason: str | None = None
     exit_code: int | None = None
     exclude_backend: str | None = None  # append to excluded_backends
+    migration: MigrationRequest | None = None  # an operator's migration request (see domain.migration)
+    clear_migration: bool = False  # drop a pending migration request (done, or no longer applicable)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -17,6 +17,7 @@ from dualtrack.broker.domain import (
     JobEvent,
     JobSpec,
     JobState,
+    MigrationRequest,
     Placement,
     parse_spec,
 )
@@ -83,6 +84,7 @@ def job_from_row(row: Mapping[Any, Any], specs: SpecCache) -> Job:
         state_since=row["state_since"],
         version=row["version"],
         excluded_backends=tuple(row["excluded_backends"] or ()),
+        migration=MigrationRequest.from_dict(row["migration"]) if row.get("migration") else None,
     )
 
 

@@ -40,6 +40,7 @@ jobs = Table(
     Column("exit_code", Integer),
     Column("idempotency_key", String(300), unique=True),
     Column("excluded_backends", JSON, nullable=False, default=list),
+    Column("migration", JSON),  # a pending operator migration request (migration 0002)
     Column("terminal", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

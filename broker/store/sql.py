@@ -486,6 +486,7 @@ def _job_row(job: Job, spec_yaml: str, canonical: str, digest: str) -> dict[str,
         "exit_code": None,
         "idempotency_key": job.idempotency_key,
         "excluded_backends": [],
+        "migration": None,
         "terminal": False,
         "created_at": job.created_at,
         "updated_at": job.updated_at,
@@ -537,4 +538,9 @@ def _apply_changes(job: Job, changes: Changes) -> tuple[dict[str, Any], dict[str
         excluded = (*job.excluded_backends, changes.exclude_backend)
         values["excluded_backends"] = list(excluded)
         evolved["excluded_backends"] = excluded
+    if changes.clear_migration:
+        values["migration"] = evolved["migration"] = None
+    if changes.migration is not None:
+        values["migration"] = changes.migration.to_dict()
+        evolved["migration"] = changes.migration
     return values, evolved

@@ -181,9 +181,11 @@ class ScopeIndex:
 
 
 class SnapshotIndex:
-    """Mutable free capacity over one immutable snapshot, with lazily built per-pool scopes."""
+    """Mutable free capacity over one immutable snapshot, with lazily built per-pool scopes. Node indexes
+    refer to ``self.snapshot``: the given one with each mixed-GPU node split into one node per GPU type."""
 
     def __init__(self, snapshot: ClusterSnapshot):
+        snapshot = snapshot.split_by_gpu_type()
         self.snapshot = snapshot
         self.places = node_places(snapshot)
         self.free = [max(0, min(n.gpus_free, n.gpus_total)) if n.schedulable else 0 for n in snapshot.nodes]

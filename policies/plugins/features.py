@@ -3,7 +3,8 @@
 Features a job needs: ``gang`` and ``multiWorker`` for more than one worker, ``gpuType`` when it names one,
 ``datasets`` when it mounts datasets, ``topology.node`` / ``topology.switch`` for a *hard* tier of a
 multi-worker gang (a soft tier is only a preference, scored by ``topology``). ``timeLimit`` is not checked:
-every job has one by default.
+every job has one by default. A dataset the backend cannot mount at /datasets/<name> (not in its datasets
+map, docs/yolo.md#datasets) makes the job UNRESOLVABLE there too, with the names the backend has.
 """
 
 from __future__ import annotations
@@ -46,4 +47,11 @@ class SupportedFeatures:
         missing = [f"{f.value} ({unsupported[f]})" for f in needed_features(job) if f in unsupported]
         if missing:
             return FilterResult.unresolvable(f"{candidate.backend} does not support {'; '.join(missing)}")
+        mountable = candidate.info.datasets
+        absent = [name for name in job.spec.spec.datasets if mountable is not None and name not in mountable]
+        if absent:
+            has = ", ".join(sorted(mountable or ())) or "none"
+            return FilterResult.unresolvable(
+                f"{candidate.backend} cannot mount dataset {', '.join(map(repr, absent))} at /datasets "
+                f"(it mounts: {has})")
         return FilterResult.ok()

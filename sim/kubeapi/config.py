@@ -9,6 +9,9 @@ switches; ``load_cluster(path)`` reads a YAML file:
       - {name: cpu-1, gpus: 0, cpus: 32, memory: 128Gi, switch: leaf9}
     queues: [{name: default}, {name: vision, gpuCapability: 8}]
     namespaces: [default, team-a]
+    kubelet: {...}                           # the process kubelet (sim.kubeapi.kubelet.config)
+
+A node entry's ``run: process`` makes its pods run as local processes (default ``run: simulated``: timers).
 
 Raises ValueError naming the bad key. ``write_kubeconfig(path, url, token)`` writes a kubeconfig for clients.
 """
@@ -24,6 +27,7 @@ from typing import Any
 import yaml
 
 from dualtrack.broker.domain.quantity import parse_memory
+from dualtrack.sim.kubeapi.kubelet.config import RUN_PROCESS, KubeletConfig, parse_kubelet, parse_run
 from dualtrack.sim.kubeapi.model import SimNode, SimQueue
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
@@ -34,6 +38,8 @@ class ClusterConfig:
     nodes: list[SimNode]
     queues: list[SimQueue] = field(default_factory=lambda: [SimQueue("default")])
     namespaces: list[str] = field(default_factory=lambda: ["default"])
+    process_nodes: set[str] = field(default_factory=set)  # nodes whose pods run as processes
+    kubelet: KubeletConfig = field(default_factory=KubeletConfig)
 
 
 def node_group(count: int, *, prefix: str = "gpu-", gpus: int = 8, product: str = "NVIDIA-A100-SXM4-80GB",
@@ -93,8 +99,12 @@ def load_cluster(path: Path) -> ClusterConfig:
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: must be a mapping with nodes, queues, namespaces")
     nodes: list[SimNode] = []
+    process_nodes: set[str] = set()
     for i, entry in enumerate(data.get("nodes") or ()):
-        nodes += _node_entry(entry, f"nodes[{i}]", start=len(nodes) + 1)
+        added = _node_entry(entry, f"nodes[{i}]", start=len(nodes) + 1)
+        if parse_run(entry.get("run"), f"nodes[{i}]") == RUN_PROCESS:
+            process_nodes.update(n.name for n in added)
+        nodes += added
     if not nodes:
         raise ValueError(f"{path}: nodes: at least one node is needed")
     names = [n.name for n in nodes]
@@ -111,7 +121,8 @@ def load_cluster(path: Path) -> ClusterConfig:
     if not any(q.name == "default" for q in queues):
         queues.insert(0, SimQueue("default"))
     namespaces = [str(n) for n in data.get("namespaces") or ["default"]]
-    return ClusterConfig(nodes, queues, namespaces if "default" in namespaces else ["default", *namespaces])
+    return ClusterConfig(nodes, queues, namespaces if "default" in namespaces else ["default", *namespaces],
+                         process_nodes=process_nodes, kubelet=parse_kubelet(data.get("kubelet")))
 
 
 def write_kubeconfig(path: Path, url: str, token: str, name: str = "kubesim") -> None:

@@ -13,7 +13,9 @@ A failed gang with a PodFailed/PodEvicted -> RestartJob policy raises ``retryCou
 Restarting) while ``retryCount < maxRetry`` and is Failed once it reaches it (Volcano's rule: at most maxRetry
 runs in all); without such a policy the vcjob is Failed at once.
 
-How long pods run and how they exit is the simulator's own script (``Script``), never the client's business.
+How long pods run and how they exit is the simulator's own script (``Script``), never the client's business;
+pods bound to ``run: process`` nodes run for real instead: after writing back, ``tick`` hands the model to the
+process kubelet (``sim.kubeapi.kubelet``), which starts, reports and kills their processes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity as _parse_quantity
 
+from dualtrack.sim.kubeapi.kubelet.kubelet import ProcessKubelet
 from dualtrack.sim.kubeapi.model import (
     FAILED,
     GPU,
@@ -44,6 +47,7 @@ from dualtrack.sim.kubeapi.store import ApiError, Obj, Store, now_rfc3339
 parse_quantity: Callable[[Any], Decimal] = _parse_quantity
 DEFAULT_MAX_RETRY = 3  # what Volcano's mutating webhook puts into a vcjob without maxRetry
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
+KILLED = "Killed"  # the model's reason for a gang member stopped because another member failed
 TOPOLOGY_TIERS_MAX = 2
 
 
@@ -84,8 +88,9 @@ class VolcanoController:
     """See the module docstring."""
 
     def __init__(self, store: Store, registry: Registry, model: ClusterModel, *, default_run_seconds: float,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], kubelet: ProcessKubelet | None = None):
         self.store = store
+        self.kubelet = kubelet
         self.model = model
         self.default_run_seconds = default_run_seconds
         self.clock = clock
@@ -162,6 +167,8 @@ class VolcanoController:
                     if key in self.model.gangs:  # a restart forgets the gang while writing it back
                         self._written[key] = self._fingerprint(gang)
             self._write_queues()
+            if self.kubelet is not None:
+                self.kubelet.sync(self.model, self.store, self.r_pod)
 
     @staticmethod
     def _fingerprint(gang: Gang) -> tuple[Any, ...]:
@@ -278,6 +285,8 @@ class VolcanoController:
         spec["schedulerName"] = job.get("spec", {}).get("schedulerName") or "volcano"
         if "svc" in plugins:
             spec["hostname"], spec["subdomain"] = name, meta["name"]
+            for container in spec.get("containers") or ():
+                container.setdefault("env", []).extend(self._svc_env(job))
         if "env" in plugins:
             for container in spec.get("containers") or ():
                 container.setdefault("env", []).extend(
@@ -285,6 +294,17 @@ class VolcanoController:
         return {"metadata": {"name": name, "namespace": meta["namespace"], "labels": labels,
                              "annotations": annotations, "ownerReferences": owner},
                 "spec": spec, "status": {"phase": "Pending"}}
+
+    @staticmethod
+    def _svc_env(job: Obj) -> list[Obj]:
+        """Volcano's svc plugin variables: ``VC_<TASK>_HOSTS`` (every pod's ``<pod>.<job>``) and ``VC_<TASK>_NUM``."""
+        name, env = job["metadata"]["name"], []
+        for task in job.get("spec", {}).get("tasks") or ():
+            task_name, replicas = str(task.get("name", "task")), int(task.get("replicas", 1))
+            key = task_name.upper().replace("-", "_")
+            hosts = ",".join(f"{name}-{task_name}-{i}.{name}" for i in range(replicas))
+            env += [{"name": f"VC_{key}_HOSTS", "value": hosts}, {"name": f"VC_{key}_NUM", "value": str(replicas)}]
+        return env
 
     def _replace(self, res: Resource, ns: str, obj: Obj) -> None:
         try:
@@ -368,6 +388,9 @@ class VolcanoController:
                 status.update({"reason": "DeadlineExceeded",
                                "message": "Pod was active on the node longer than the specified deadline"})
             if result.reason == "Evicted":
+                return
+            if result.reason == KILLED:  # Volcano deletes the running pods of a gang that failed
+                self.store.delete(self.r_pod, ns, name)
                 return
             status["containerStatuses"] = [{"name": c, "ready": result.phase == RUNNING, "restartCount": 0,
                                             "image": "", "imageID": "", "state": state} for c in containers]

@@ -6,6 +6,10 @@ Volcano custom resources (vcjobs, podgroups, queues, hypernodes) with get/list/w
 label and field selectors, resourceVersions, 404/409/410/422 ``Status`` answers and Table answers for kubectl.
 Custom resources are pruned and validated against the upstream CRD schemas (``crd_dir``).
 
+Pod logs: ``GET /api/v1/namespaces/{ns}/pods/{name}/log[?container=&tailLines=]`` answers the container's
+output as text (what ``kubectl logs`` and ``read_namespaced_pod_log`` read): the process kubelet's log file for
+pods of ``run: process`` nodes, empty for simulated pods; ``follow`` is not streamed (the text so far).
+
 Simulator-only endpoints (not Kubernetes API; the adapter never calls them):
     POST /simulator/v1/script  {"pattern": "dt-*", "runSeconds": 2, "exitCode": 1, "reason": "Error"}
     GET  /simulator/v1/state   the model: nodes with used GPUs, queues, gangs
@@ -20,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 from dualtrack.sim.kubeapi import crd as crdlib
 from dualtrack.sim.kubeapi.config import ClusterConfig, default_cluster
 from dualtrack.sim.kubeapi.controller import Script, VolcanoController
+from dualtrack.sim.kubeapi.kubelet.kubelet import ProcessKubelet
 from dualtrack.sim.kubeapi.model import GPU, ClusterModel
 from dualtrack.sim.kubeapi.patching import json_patch, merge_patch
 from dualtrack.sim.kubeapi.resources import Registry, Resource, build_resources
@@ -39,7 +45,9 @@ SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubesim", 
                   "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
                   "compiler": "gc", "platform": "linux/amd64"}
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-DEFAULT_CRD_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "volcano"
+# The Volcano CRDs ship inside this package (docs/kubernetes.md), so an installed simulator finds them.
+DEFAULT_CRD_DIR = Path(str(files(__package__ or "dualtrack.sim.kubeapi").joinpath("volcano-crds")))
+POD_LOG = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/]+)/log$")
 
 
 class KubeSim:
@@ -53,8 +61,11 @@ class KubeSim:
         self.store = Store()
         self.registry: Registry = build_resources(crdlib.load_crds(crd_dir or DEFAULT_CRD_DIR))
         self.model = ClusterModel(cluster.nodes, cluster.queues, clock=clock)
+        self.kubelet = ProcessKubelet(cluster.kubelet, cluster.process_nodes, {n.name: n.gpus for n in cluster.nodes}
+                                      ) if cluster.process_nodes else None
         self.controller = VolcanoController(self.store, self.registry, self.model,
-                                            default_run_seconds=default_run_seconds, clock=clock)
+                                            default_run_seconds=default_run_seconds, clock=clock,
+                                            kubelet=self.kubelet)
         self.tick_seconds = tick_seconds
         self._seed(cluster)
         self._stop = threading.Event()
@@ -103,6 +114,8 @@ class KubeSim:
         self.httpd.server_close()
         for t in self._threads:
             t.join(timeout=5)
+        if self.kubelet is not None:
+            self.kubelet.stop()
 
     def state(self) -> Obj:
         with self.store.lock:
@@ -181,6 +194,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._simulator(method, path)
                 return
             if method == "GET" and self._discovery(path):
+                return
+            log = POD_LOG.match(path)
+            if log and method == "GET":
+                self._pod_log(log.group(1), log.group(2), query)
                 return
             self._resource(method, path, query)
         except ApiError as err:
@@ -268,6 +285,19 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, self.sim.state())
         else:
             raise ApiError(404, "NotFound", f"no simulator endpoint {method} {path}")
+
+    def _pod_log(self, namespace: str, name: str, query: dict[str, str]) -> None:
+        pod = self.sim.store.get(self.sim.registry.by_key[("", "pods")], namespace, name)
+        names = [c.get("name") for c in pod.get("spec", {}).get("containers") or ()]
+        container = query.get("container") or (names[0] if names else None)
+        if container not in names:
+            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        tail = query.get("tailLines")
+        if tail is not None and not tail.lstrip("-").isdigit():
+            raise ApiError(400, "BadRequest", "tailLines: must be an integer")
+        kubelet = self.sim.kubelet
+        text = kubelet.log_text(pod, container, int(tail) if tail is not None else None) if kubelet else ""
+        self._send_text(200, text)
 
     # -- resources -------------------------------------------------------------------------------
     def _route(self, path: str) -> tuple[Resource, str | None, str | None, bool]:

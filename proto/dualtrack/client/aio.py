@@ -120,6 +120,12 @@ class AsyncClient:
         job: pb.Job = await self._call(self.stub.CancelJob, pb.CancelJobRequest(id=job_id, reason=reason))
         return job
 
+    async def migrate(self, job_id: str, *, to_backend: str = "", now: bool = False, reason: str = "") -> pb.Job:
+        """See ``Client.migrate``."""
+        request = pb.MigrateJobRequest(id=job_id, to_backend=to_backend, now=now, reason=reason)
+        job: pb.Job = await self._call(self.stub.MigrateJob, request)
+        return job
+
     async def watch(self, job_id: str = "", *, since: int = 0, tenant: str = "", until_terminal: bool | None = None,
                     reconnect: bool = True, reconnect_timeout: float = 60.0) -> AsyncIterator[pb.JobEvent]:
         resume = Resume(job_id, since, bool(job_id) if until_terminal is None else until_terminal,

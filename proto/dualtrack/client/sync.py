@@ -134,6 +134,14 @@ class Client:
         job: pb.Job = self._call(self.stub.CancelJob, pb.CancelJobRequest(id=job_id, reason=reason))
         return job
 
+    def migrate(self, job_id: str, *, to_backend: str = "", now: bool = False, reason: str = "") -> pb.Job:
+        """Ask the broker to move a job on a backend to another one (``to_backend``, or one placement picks):
+        after the job's next checkpoint, or at once with ``now``. Returns the job with the request recorded;
+        the reconciler carries it out (follow it with ``watch``). Raises JobNotFound, InvalidSpec."""
+        request = pb.MigrateJobRequest(id=job_id, to_backend=to_backend, now=now, reason=reason)
+        job: pb.Job = self._call(self.stub.MigrateJob, request)
+        return job
+
     def watch(self, job_id: str = "", *, since: int = 0, tenant: str = "", until_terminal: bool | None = None,
               reconnect: bool = True, reconnect_timeout: float = 60.0) -> Iterator[pb.JobEvent]:
         """Job events in order: one job's (its whole history first, ending once it is terminal unless

@@ -201,7 +201,7 @@ class Reroute(_message.Message):
     def __init__(self, pending_timeout: _Optional[str] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "name", "tenant", "state", "attempt", "backend", "track", "backend_job_id", "object_name", "reason", "exit_code", "image_ref", "created_at", "updated_at", "state_since", "spec", "explanation", "spec_yaml")
+    __slots__ = ("id", "name", "tenant", "state", "attempt", "backend", "track", "backend_job_id", "object_name", "reason", "exit_code", "image_ref", "created_at", "updated_at", "state_since", "spec", "explanation", "spec_yaml", "output_dir")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
@@ -220,6 +220,7 @@ class Job(_message.Message):
     SPEC_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     SPEC_YAML_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_DIR_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     tenant: str
@@ -238,7 +239,8 @@ class Job(_message.Message):
     spec: JobSpec
     explanation: Explanation
     spec_yaml: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., attempt: _Optional[int] = ..., backend: _Optional[str] = ..., track: _Optional[str] = ..., backend_job_id: _Optional[str] = ..., object_name: _Optional[str] = ..., reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., image_ref: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., spec_yaml: _Optional[str] = ...) -> None: ...
+    output_dir: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., tenant: _Optional[str] = ..., state: _Optional[_Union[JobState, str]] = ..., attempt: _Optional[int] = ..., backend: _Optional[str] = ..., track: _Optional[str] = ..., backend_job_id: _Optional[str] = ..., object_name: _Optional[str] = ..., reason: _Optional[str] = ..., exit_code: _Optional[int] = ..., image_ref: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ..., spec_yaml: _Optional[str] = ..., output_dir: _Optional[str] = ...) -> None: ...
 
 class SubmitJobRequest(_message.Message):
     __slots__ = ("spec", "spec_yaml", "idempotency_key", "track")
@@ -435,7 +437,7 @@ class PoolStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., gpu_limit: _Optional[int] = ..., gpus_allocated: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., pending_gpus: _Optional[int] = ...) -> None: ...
 
 class Backend(_message.Message):
-    __slots__ = ("name", "kind", "track", "healthy", "error", "gpus_total", "gpus_free", "gpus", "pools", "nodes", "nodes_schedulable", "running_jobs", "pending_jobs", "unsupported", "snapshot_at", "switches")
+    __slots__ = ("name", "kind", "track", "healthy", "error", "gpus_total", "gpus_free", "gpus", "pools", "nodes", "nodes_schedulable", "running_jobs", "pending_jobs", "unsupported", "snapshot_at", "switches", "controller")
     class UnsupportedEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -459,6 +461,7 @@ class Backend(_message.Message):
     UNSUPPORTED_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_AT_FIELD_NUMBER: _ClassVar[int]
     SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    CONTROLLER_FIELD_NUMBER: _ClassVar[int]
     name: str
     kind: str
     track: str
@@ -475,7 +478,26 @@ class Backend(_message.Message):
     unsupported: _containers.ScalarMap[str, str]
     snapshot_at: _timestamp_pb2.Timestamp
     switches: int
-    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., track: _Optional[str] = ..., healthy: _Optional[bool] = ..., error: _Optional[str] = ..., gpus_total: _Optional[int] = ..., gpus_free: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuCapacity, _Mapping]]] = ..., pools: _Optional[_Iterable[_Union[PoolStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., nodes_schedulable: _Optional[int] = ..., running_jobs: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., unsupported: _Optional[_Mapping[str, str]] = ..., snapshot_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., switches: _Optional[int] = ...) -> None: ...
+    controller: ControllerStatus
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., track: _Optional[str] = ..., healthy: _Optional[bool] = ..., error: _Optional[str] = ..., gpus_total: _Optional[int] = ..., gpus_free: _Optional[int] = ..., gpus: _Optional[_Iterable[_Union[GpuCapacity, _Mapping]]] = ..., pools: _Optional[_Iterable[_Union[PoolStatus, _Mapping]]] = ..., nodes: _Optional[int] = ..., nodes_schedulable: _Optional[int] = ..., running_jobs: _Optional[int] = ..., pending_jobs: _Optional[int] = ..., unsupported: _Optional[_Mapping[str, str]] = ..., snapshot_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., switches: _Optional[int] = ..., controller: _Optional[_Union[ControllerStatus, _Mapping]] = ...) -> None: ...
+
+class ControllerStatus(_message.Message):
+    __slots__ = ("up", "latency_seconds", "hosts_up", "hosts_down", "schedule_last_cycle_seconds", "backfill_last_cycle_seconds", "backfill_mean_cycle_seconds")
+    UP_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_UP_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_DOWN_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_LAST_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_LAST_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_MEAN_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    up: bool
+    latency_seconds: float
+    hosts_up: _containers.RepeatedScalarFieldContainer[str]
+    hosts_down: _containers.RepeatedScalarFieldContainer[str]
+    schedule_last_cycle_seconds: float
+    backfill_last_cycle_seconds: float
+    backfill_mean_cycle_seconds: float
+    def __init__(self, up: _Optional[bool] = ..., latency_seconds: _Optional[float] = ..., hosts_up: _Optional[_Iterable[str]] = ..., hosts_down: _Optional[_Iterable[str]] = ..., schedule_last_cycle_seconds: _Optional[float] = ..., backfill_last_cycle_seconds: _Optional[float] = ..., backfill_mean_cycle_seconds: _Optional[float] = ...) -> None: ...
 
 class ListBackendsRequest(_message.Message):
     __slots__ = ()
@@ -559,3 +581,15 @@ class SubmitJobsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[SubmitJobsResult]
     accepted: int
     def __init__(self, results: _Optional[_Iterable[_Union[SubmitJobsResult, _Mapping]]] = ..., accepted: _Optional[int] = ...) -> None: ...
+
+class MigrateJobRequest(_message.Message):
+    __slots__ = ("id", "to_backend", "now", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TO_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    to_backend: str
+    now: bool
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., to_backend: _Optional[str] = ..., now: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -79,6 +79,11 @@ class BrokerStub:
                 request_serializer=dualtrack_dot_v1_dot_broker__pb2.SubmitJobsRequest.SerializeToString,
                 response_deserializer=dualtrack_dot_v1_dot_broker__pb2.SubmitJobsResponse.FromString,
                 _registered_method=True)
+        self.MigrateJob = channel.unary_unary(
+                '/dualtrack.v1.Broker/MigrateJob',
+                request_serializer=dualtrack_dot_v1_dot_broker__pb2.MigrateJobRequest.SerializeToString,
+                response_deserializer=dualtrack_dot_v1_dot_broker__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class BrokerServicer:
@@ -146,6 +151,14 @@ class BrokerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MigrateJob(self, request, context):
+        """Move a job that is on a backend to another one: at its next checkpoint, or at once with now=true.
+        Returns the job with the request recorded; the reconciler carries it out (events give each step).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BrokerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -193,6 +206,11 @@ def add_BrokerServicer_to_server(servicer, server):
                     servicer.SubmitJobs,
                     request_deserializer=dualtrack_dot_v1_dot_broker__pb2.SubmitJobsRequest.FromString,
                     response_serializer=dualtrack_dot_v1_dot_broker__pb2.SubmitJobsResponse.SerializeToString,
+            ),
+            'MigrateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.MigrateJob,
+                    request_deserializer=dualtrack_dot_v1_dot_broker__pb2.MigrateJobRequest.FromString,
+                    response_serializer=dualtrack_dot_v1_dot_broker__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -438,6 +456,33 @@ class Broker:
             '/dualtrack.v1.Broker/SubmitJobs',
             dualtrack_dot_v1_dot_broker__pb2.SubmitJobsRequest.SerializeToString,
             dualtrack_dot_v1_dot_broker__pb2.SubmitJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MigrateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dualtrack.v1.Broker/MigrateJob',
+            dualtrack_dot_v1_dot_broker__pb2.MigrateJobRequest.SerializeToString,
+            dualtrack_dot_v1_dot_broker__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ def submit_observe_cancel(backend: SlurmBackend, env: dict[str, str]) -> None:
 
     snap = backend.snapshot()
     assert (len(snap.nodes), snap.gpus_total) == (4, 32)
+    assert snap.controller is not None and snap.controller.up and snap.controller.latency_s is not None
+    assert snap.controller.backfill_mean_cycle_s is not None  # from diag (REST) / sdiag (CLI)
 
 
 # ------------------------------------------------------------------------------------------------ REST

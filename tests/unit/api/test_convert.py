@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from dualtrack.broker.api.convert import spec_dict_from_pb, spec_to_pb
-from dualtrack.broker.domain import parse_spec, parse_spec_yaml
+from dualtrack.broker.api.convert import backend_to_pb, spec_dict_from_pb, spec_to_pb
+from dualtrack.broker.cli.output import backends_table
+from dualtrack.broker.domain import ClusterSnapshot, ControllerHealth, parse_spec, parse_spec_yaml
+from dualtrack.broker.handlers.inspect import BackendStatus
+from dualtrack.broker.snapshots import BackendHealth
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml"))
 
@@ -38,3 +42,20 @@ def test_the_fast_message_walk_equals_json_format_for_every_example() -> None:
         message = spec_to_pb(parse_spec_yaml(example.read_text()))
         message.spec.yolo.resume.CopyFrom(struct_pb2.Value(string_value="last.pt"))
         assert message_dict(message) == json_format.MessageToDict(message), example.name
+
+
+def test_backend_status_carries_the_controller_health() -> None:
+    health = ControllerHealth(up=True, latency_s=0.003, controllers=(("ctl1", True), ("ctl2", False)),
+                              backfill_last_cycle_s=0.0012)
+    snap = ClusterSnapshot("hpc", "slurm", 1.0, controller=health)
+    message = backend_to_pb(BackendStatus("hpc", "slurm", "slurm", BackendHealth(), snap, {}))
+    assert message.HasField("controller") and message.controller.up
+    assert (list(message.controller.hosts_up), list(message.controller.hosts_down)) == (["ctl1"], ["ctl2"])
+    assert message.controller.latency_seconds == pytest.approx(0.003)
+    assert message.controller.backfill_last_cycle_seconds == pytest.approx(0.0012)
+    console = Console(width=200, record=True)
+    console.print(backends_table([message]))
+    assert "controller 3 ms, ctl2 down" in console.export_text()
+    plain = backend_to_pb(BackendStatus("k", "volcano", "kubernetes", BackendHealth(),
+                                        ClusterSnapshot("k", "volcano", 1.0), {}))
+    assert not plain.HasField("controller")

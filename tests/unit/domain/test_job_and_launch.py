@@ -11,6 +11,7 @@ from dualtrack.broker.domain import (
     TERMINAL_STATES,
     TRANSITIONS,
     JobState,
+    SpecError,
     backend_object_name,
     can_transition,
     new_job_id,
@@ -85,13 +86,11 @@ def test_yolo_cpu_only_and_resume() -> None:
     assert "device=cpu" in argv and "resume=True" in argv
 
 
-def test_yolo_several_workers_become_a_torchrun_launch() -> None:
-    spec = _spec(yolo={"model": "m.yaml", "data": "d.yaml"}, resources={"workers": 4, "gpusPerWorker": 2})
-    argv = launch_argv(spec)
-    assert argv[:3] == ["torchrun", "--nnodes=4", "--nproc-per-node=2"]
-    assert EnvRef("NODE_RANK") in argv and EnvRef("MASTER_ADDR") in argv and EnvRef("MASTER_PORT") in argv
-    assert argv[argv.index("--no-python") + 1:][:3] == ["yolo", "detect", "train"]
-    assert "device=0,1" in argv
+def test_yolo_several_workers_are_refused_with_the_reason() -> None:
+    with pytest.raises(SpecError) as err:
+        _spec(yolo={"model": "m.yaml", "data": "d.yaml"}, resources={"workers": 4, "gpusPerWorker": 2})
+    assert str(err.value).startswith("spec.resources.workers: a YOLO job runs on one worker")
+    assert "spec.command" in str(err.value)
 
 
 HOSTILE = ["$(touch /tmp/pwned)", "`touch /tmp/pwned`", "a'b\"c", "line\nbreak", "x; touch /tmp/pwned", "$HOME"]

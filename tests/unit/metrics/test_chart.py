@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from dualtrack.broker.config import parse_config
-from dualtrack.broker.metrics.artifacts import REPO_ROOT, load_rules
+from dualtrack.broker.metrics.artifacts import load_rules
 
 from .gotemplate import Chart, TemplateError
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CHART_DIR = REPO_ROOT / "charts" / "dualtrack"
 GENERATOR = REPO_ROOT / "scripts" / "prometheus" / "gen_prometheusrule.py"
 

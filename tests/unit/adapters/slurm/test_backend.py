@@ -8,11 +8,12 @@ import pytest
 
 from dualtrack.adapters.base import Backend, BackendUnavailable, StartEstimator
 from dualtrack.adapters.slurm.backend import SlurmBackend, broker_job_of
+from dualtrack.adapters.slurm.health import health_from_scontrol_ping, sdiag_statistics, with_diag
 from dualtrack.adapters.slurm.parsers import parse_jobs, parse_nodes
 from dualtrack.adapters.slurm.records import JobRecord, NodeRecord, PartitionRecord, SwitchRecord, TestOnlyResult
 from dualtrack.adapters.slurm.render import BatchRequest
 from dualtrack.adapters.slurm.text import parse_partitions_text, parse_topology
-from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Feature, Placement
+from dualtrack.broker.domain import BackendPhase, BackendRef, ControllerHealth, FailureKind, Feature, Placement
 
 from .conftest import FIXTURES, load, make_job, settings
 
@@ -33,6 +34,7 @@ class ScriptedTransport:
         self.test_only_result: TestOnlyResult | None = TestOnlyResult(start=1.0e9)
         self.next_id = 500
         self.files: dict[str, list[str]] = {}
+        self.ping_text = (FIXTURES / "22.05.8" / "scontrol_ping.txt").read_text()
 
     def submit(self, request: BatchRequest) -> str:
         if self.fail_submit:
@@ -66,6 +68,10 @@ class ScriptedTransport:
 
     def list_dir(self, path: str) -> list[str]:
         return self.files.get(path, [])
+
+    def controller(self) -> ControllerHealth:
+        sdiag = sdiag_statistics((FIXTURES / "22.05.8" / "sdiag.txt").read_text())
+        return with_diag(health_from_scontrol_ping(self.ping_text, 0.002), sdiag)
 
     def close(self) -> None:
         return None

@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from dualtrack.adapters.slurm.gpus import gpus_in
 from dualtrack.adapters.slurm.parsers import (
     errors_of,
-    gpus_in,
     gres_type,
     number,
     parse_jobs,
@@ -244,7 +244,8 @@ def test_rest_submit_request_v0_0_38_follows_the_spec() -> None:
 @pytest.mark.parametrize(
     ("version", "spec_file"),
     [("v0.0.38", "openapi_v0.0.38_slurmctld_23.02.7.json"), ("v0.0.41", "openapi_spec_v0.0.41.json"),
-     ("v0.0.42", "openapi_spec_v0.0.42.json")],
+     ("v0.0.42", "openapi_spec_v0.0.42.json"), ("v0.0.43", "openapi_spec_v0.0.43.json"),
+     ("v0.0.44", "openapi_spec_v0.0.44.json")],
 )
 def test_every_rest_path_the_transport_calls_is_in_the_spec(version: str, spec_file: str) -> None:
     paths = set(load(spec_file)["paths"])

@@ -110,14 +110,14 @@ def test_user_path_and_rendezvous_names_cannot_break_the_launch() -> None:
     assert user_path < body.index("export MASTER_ADDR MASTER_PORT=29500")  # our rendezvous wins
 
 
-def test_yolo_torchrun_env_refs_expand_inside_the_task() -> None:
+def test_yolo_one_worker_with_two_gpus_uses_ultralytics_own_ddp() -> None:
     spec = parse_spec({"apiVersion": "dualtrack/v1", "kind": "TrainingJob", "metadata": {"name": "y"},
                        "spec": {"image": "ultralytics/ultralytics:8.3.40",
-                                "yolo": {"model": "yolov8s.yaml", "data": "coco8"},
-                                "resources": {"workers": 2, "gpusPerWorker": 2}}})
+                                "yolo": {"model": "yolov8s.yaml", "data": "coco8.yaml"},
+                                "resources": {"workers": 1, "gpusPerWorker": 2}}})
     task = task_script(build_request(Job(id="jy", spec=spec), PLACEMENT, settings()).body)
-    assert task.startswith('export NODE_RANK="$SLURM_NODEID"; exec torchrun --nnodes=2 --nproc-per-node=2 ')
-    assert '--node-rank "${NODE_RANK}" --master-addr "${MASTER_ADDR}" --master-port "${MASTER_PORT}"' in task
+    assert task.startswith('export NODE_RANK="$SLURM_NODEID"; exec yolo detect train ')
+    assert "device=0,1" in task and "torchrun" not in task
 
 
 def test_apptainer_and_singularity_wrap_with_nv_binds_and_sif() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ def test_defaults() -> None:
     s = parse_settings("slurm-a", {"container": {"imageDir": "/images"}})
     assert (s.transport, s.partition, s.qos, s.master_port) == ("cli", "gpu", None, 29500)
     assert s.container.runtime == "apptainer" and s.container.sif_runner == DEFAULT_SIF_RUNNER
-    assert DEFAULT_SIF_RUNNER.endswith("scripts/images/sif-run")
+    assert DEFAULT_SIF_RUNNER.endswith("adapters/slurm/sif-run")  # package data (a link in the checkout)
+    assert os.access(DEFAULT_SIF_RUNNER, os.X_OK)
 
 
 def test_full_settings_parse() -> None:

@@ -71,9 +71,7 @@ def test_gang_of_four_by_two_with_topology_queue_dataset() -> None:
     assert {"name": "ds-weld-defects", "mountPath": "/datasets/weld-defects", "readOnly": True} in c["volumeMounts"]
     assert c["resources"]["limits"] == {"cpu": "8", "memory": "64Gi", "nvidia.com/gpu": "2"}
     argv = c["command"] + c["args"]
-    assert argv[:3] == ["torchrun", "--nnodes=4", "--nproc-per-node=2"]
-    assert argv[argv.index("--node-rank") + 1] == "$(NODE_RANK)"
-    assert argv[argv.index("--master-addr") + 1] == "$(MASTER_ADDR)"
+    assert argv[:2] == ["bash", "-c"] and argv[2].startswith('exec torchrun --nnodes="$NNODES"')
     env = {e["name"]: e for e in c["env"]}
     assert env["MASTER_ADDR"]["value"] == "dt-j0gang0000001-2-worker-0.dt-j0gang0000001-2"
     assert env["MASTER_PORT"]["value"] == "23456"

@@ -1,0 +1,1 @@
+"""Synthetic datasets for tests and the demo (docs/yolo.md#datasets); nothing here downloads anything."""
