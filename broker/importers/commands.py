@@ -98,6 +98,44 @@ def recognize(argv: list[str], imported: Imported, where: str, gpus_per_worker: 
     return {"command": program}
 
 
+def one_worker_yolo(spec: dict[str, Any], imported: Imported) -> None:
+    """A recognized YOLO run on several workers becomes one worker with the same GPUs (docs/yolo.md: ultralytics
+    cannot train one model across nodes), with a warning; its gang goes with it."""
+    resources = spec.get("resources") or {}
+    workers = int(resources.get("workers", 1))
+    if "yolo" not in spec or workers <= 1:
+        return
+    resources["workers"] = 1
+    gang = spec.get("gang")
+    if isinstance(gang, dict):
+        gang.pop("minAvailable", None)
+    imported.warn("spec.resources.workers", f"{workers} workers -> 1: a YOLO job trains on one worker (ultralytics' "
+                                            "DDP is per node); use spec.command for a multi-node launcher")
+
+
+def undo_broker_paths(spec: dict[str, Any]) -> None:
+    """What the broker adds to a YOLO argv (docs/yolo.md) back in the spec's own words: ``data=/datasets/<ds>/..``
+    becomes ``<ds>/..`` with ``<ds>`` listed in ``datasets``; the broker's run directory (``project`` under
+    /checkpoints with ``name`` and ``exist_ok=True``) is dropped, as the broker sets it again."""
+    yolo = spec.get("yolo")
+    if not isinstance(yolo, dict):
+        return
+    data = str(yolo.get("data", ""))
+    if data.startswith("/datasets/") and data.count("/") >= 3:
+        yolo["data"] = data[len("/datasets/"):]
+        listed = spec.setdefault("datasets", [])
+        dataset = yolo["data"].split("/", 1)[0]
+        if dataset not in listed:
+            listed.append(dataset)
+    args = yolo.get("args") or {}
+    if args.get("exist_ok") is True and str(yolo.get("project", "")).startswith("/checkpoints/") and "name" in yolo:
+        yolo.pop("project")
+        yolo.pop("name")
+        args.pop("exist_ok")
+        if not args:
+            yolo.pop("args", None)
+
+
 def _drop_default_device(yolo: dict[str, Any], gpus_per_worker: int) -> None:
     """The device list dualtrack derives (``0,1,..`` per GPU of a worker, ``cpu`` without GPUs) is left out."""
     derived = ",".join(str(i) for i in range(gpus_per_worker)) if gpus_per_worker else "cpu"
