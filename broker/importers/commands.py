@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, DATASET_MOUNT, yolo_data_dataset
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, DATASET_MOUNT
+from dualtrack.broker.domain.spec import yolo_data_dataset
 from dualtrack.broker.importers.base import Imported
 
 JOB_ID = re.compile(r"^j[0-9a-v]{12}$")  # a broker job id (broker.domain.job.new_job_id)
