@@ -282,8 +282,8 @@ def test_hostile_specs_through_grpc(tmp_path: Path) -> None:
     assert len(texts) >= EXAMPLES and sum(outcomes.values()) == len(texts)
     assert outcomes["OK"] > EXAMPLES // 20  # the generator reaches accepted specs, so renders are checked
     # On an idle machine the count is 0; a shared, overloaded CI runner may steal the odd 100 ms from the
-    # process, so DUALTRACK_FUZZ_HEALTH_MISSES (default 1 % of the checks) bounds it.
-    allowed = int(os.environ.get("DUALTRACK_FUZZ_HEALTH_MISSES", str(health["checks"] // 100)))
+    # process, so DUALTRACK_FUZZ_HEALTH_MISSES (default 5 % of the checks) bounds it.
+    allowed = int(os.environ.get("DUALTRACK_FUZZ_HEALTH_MISSES", str(health["checks"] // 20)))
     assert health["checks"] > 0 and health["missed"] <= allowed, health
 
 
