@@ -106,7 +106,8 @@ def watchers(address: str, idle: int, active: int, tenants: int, expected_per_te
         complete = 0
         errors = 0
         opened = 0
-        channels = [grpc.aio.insecure_channel(address, options=OPTIONS) for _ in range(8)]
+        # at most 50 streams per connection: servers may cap concurrent streams per connection (often at 100)
+        channels = [grpc.aio.insecure_channel(address, options=OPTIONS) for _ in range((idle + active) // 50 + 1)]
 
         async def watch(n: int, name: str, want: int) -> None:
             nonlocal in_order, complete, errors, opened

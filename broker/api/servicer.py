@@ -117,6 +117,8 @@ class BrokerServicer(pb_grpc.BrokerServicer):
             events = self._watch.watch(job_id=request.job_id, since_seq=request.since_seq,
                                        tenant=self._tenant(context),
                                        follow_until_terminal=request.follow_until_terminal)
+            # headers now, not with the first event: a client sees its stream established even while idle
+            await context.send_initial_metadata(())
             async for event in events:
                 yield convert.event_to_pb(event)
         except asyncio.CancelledError:

@@ -18,6 +18,7 @@ from dualtrack.broker.handlers import specs
 from dualtrack.v1 import broker_pb2 as pb
 from tests.inprocess import InProcessBroker
 from tests.unit.api.conftest import spec_text
+from tests.unit.api.test_watch_fanout import wait_until
 
 
 def refused(call: Any, request: Any, **kwargs: Any) -> grpc.RpcError:
@@ -143,7 +144,8 @@ def test_undecodable_requests_are_invalid_argument_without_a_traceback(
 def test_a_watch_the_client_ends_counts_as_cancelled(server: InProcessBroker) -> None:
     with server.channel() as channel:
         stub = server.stub(channel)
-        watcher = stub.WatchJobs(pb.WatchJobsRequest())
+        watcher = stub.WatchJobs(pb.WatchJobsRequest(), timeout=60)
+        wait_until(lambda: server.bound is not None and server.bound.servicer._watch.subscribers == 1)
         stub.SubmitJob(pb.SubmitJobRequest(spec_yaml=spec_text()), timeout=10)
         next(watcher)
         watcher.cancel()
