@@ -127,6 +127,28 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the broker and its workers stop gracefully), SIGKILL for all of them after 60 s."""
+    children = [int(p) for p in _children(server.pid)]
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        for pid in [server.pid, *children]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        server.wait()
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -207,8 +229,7 @@ def run(args: argparse.Namespace, label: str, clients: int, total: int, batch: i
         errors = sum(e for _, e, _ in results)
         ok = sum(a for _, _, a in results)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        stop(server)
     stored = sqlite3.connect(db).execute("SELECT count(*) FROM jobs").fetchone()[0]
     pct = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(f"{label}: {clients} concurrent clients over {processes} processes, {total} jobs")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from dualtrack.broker.domain import (
@@ -61,9 +64,53 @@ def spec_source(request: Any) -> SpecSource:
     return SpecSource()
 
 
+def message_dict(message: Message) -> dict[str, Any]:
+    """What ``json_format.MessageToDict(message)`` gives for the spec messages (camelCase keys, set fields only,
+    enums by name, google.protobuf.Value as plain values), several times faster: it walks ``ListFields``
+    instead of every field descriptor, which matters when SubmitJobs converts 1,000 specs per call."""
+    out: dict[str, Any] = {}
+    for field, value in message.ListFields():
+        out[field.json_name] = _field_value(field, value)
+    return out
+
+
+def _field_value(field: FieldDescriptor, value: Any) -> Any:
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        value_field = field.message_type.fields_by_name["value"]
+        return {key: _single(value_field, item) for key, item in value.items()}
+    if _repeated(field):
+        return [_single(field, item) for item in value]
+    return _single(field, value)
+
+
+def _repeated(field: FieldDescriptor) -> bool:
+    """``is_repeated`` in protobuf >= 5.29 (where ``label`` is going away), ``label`` before."""
+    flag = getattr(field, "is_repeated", None)
+    return bool(flag) if flag is not None else bool(field.label == FieldDescriptor.LABEL_REPEATED)
+
+
+def _single(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        if field.message_type.full_name in ("google.protobuf.Value", "google.protobuf.Struct",
+                                            "google.protobuf.ListValue"):
+            return json_format.MessageToDict(value)
+        return message_dict(value)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        named = field.enum_type.values_by_number.get(value)
+        return named.name if named is not None else value
+    if field.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT64,
+                      FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64):
+        return str(value)  # as json_format writes 64-bit integers
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return base64.b64encode(value).decode()  # as json_format writes bytes
+    if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT) and value != value:
+        return "NaN"  # json_format's spelling; the validator refuses it with the field's path
+    return value
+
+
 def spec_dict_from_pb(message: pb.JobSpec) -> dict[str, Any]:
     """The camelCase document the spec validator reads, from the typed message (unset fields left out)."""
-    data: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=False)
+    data: dict[str, Any] = message_dict(message)
     spec = data.get("spec")
     if isinstance(spec, dict):
         if "priorityName" in spec:

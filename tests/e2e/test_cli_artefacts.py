@@ -74,11 +74,14 @@ def test_render_is_the_artefact_byte_for_byte(renderer: BrokerProcess, example: 
 
 
 def test_long_command_lines_are_never_wrapped(renderer: BrokerProcess) -> None:
-    """The 4x2 YOLO gang: the torchrun line (longer than any terminal) stays one line inside ``bash -c``."""
+    """The 4x2 example: its torchrun line (longer than any terminal) stays one line inside ``bash -c``, with
+    every rendezvous flag."""
     script = cli_bytes(renderer, "render", str(REPO / "examples/yolo-4x2-gang.yaml"), "-t", "slurm").decode()
     launch = [line for line in script.splitlines() if "exec torchrun" in line]
     assert len(launch) == 1 and len(launch[0]) > 200
-    assert "--master-addr \"${MASTER_ADDR}\"" in launch[0] and launch[0].endswith("name=v8m-4x2'")
+    for flag in ('--nnodes="$NNODES"', '--node-rank="$NODE_RANK"', '--master-addr="$MASTER_ADDR"',
+                 '--master-port="$MASTER_PORT"', "/workspace/train_ddp.py"):
+        assert flag in launch[0]
 
 
 def test_render_json_and_yaml_carry_backend_kind_and_artefact(renderer: BrokerProcess) -> None:

@@ -30,6 +30,20 @@ def test_zero_gpus_survives_the_message() -> None:
     assert parse_spec(spec_dict_from_pb(spec_to_pb(spec))).spec.resources.gpus_per_worker == 0
 
 
+def test_the_fast_message_walk_equals_json_format_for_every_example() -> None:
+    from pathlib import Path
+
+    from google.protobuf import json_format, struct_pb2
+
+    from dualtrack.broker.api.convert import message_dict
+    from dualtrack.broker.domain import parse_spec_yaml
+
+    for example in sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.yaml")):
+        message = spec_to_pb(parse_spec_yaml(example.read_text()))
+        message.spec.yolo.resume.CopyFrom(struct_pb2.Value(string_value="last.pt"))
+        assert message_dict(message) == json_format.MessageToDict(message), example.name
+
+
 def test_backend_status_carries_the_controller_health() -> None:
     health = ControllerHealth(up=True, latency_s=0.003, controllers=(("ctl1", True), ("ctl2", False)),
                               backfill_last_cycle_s=0.0012)
