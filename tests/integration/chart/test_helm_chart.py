@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from dualtrack.broker.config import parse_config
+from dualtrack.broker.metrics.artifacts import load_rules
 
 REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "charts" / "dualtrack"
@@ -107,6 +108,24 @@ def test_every_api_process_exposes_its_metrics_port(helm: str) -> None:
     dashboards = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["labels"].get("grafana_dashboard") == "1"]
     assert json.loads(dashboards[0]["data"]["dualtrack.json"])["panels"]
     assert by_kind(docs, "PrometheusRule")[0]["spec"]["groups"]
+
+
+def test_the_prometheusrule_carries_exactly_the_rules_file(helm: str) -> None:
+    (rule,) = by_kind(objects(helm, CHART / "ci" / "04-monitoring-values.yaml"), "PrometheusRule")
+    assert rule["spec"]["groups"] == load_rules()["groups"]
+    assert "{{ $labels.backend }}" in rule["spec"]["groups"][1]["rules"][0]["annotations"]["summary"]
+
+
+@pytest.mark.parametrize(("values", "secret"), [("02-postgres-url-values.yaml", "rel-dualtrack-store"),
+                                                ("03-postgres-secret-values.yaml", "dualtrack-db")])
+def test_the_postgres_url_comes_from_a_secret(helm: str, values: str, secret: str) -> None:
+    docs = objects(helm, CHART / "ci" / values)
+    created = [d["metadata"]["name"] for d in by_kind(docs, "Secret")]
+    assert created == (["rel-dualtrack-store"] if secret == "rel-dualtrack-store" else [])
+    (container,) = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"]
+    (env,) = [e for e in container["env"] if e["name"] == "DUALTRACK_STORE_URL"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "url"}
+    assert not by_kind(docs, "PersistentVolumeClaim")
 
 
 def test_credentials_come_from_secrets(helm: str) -> None:

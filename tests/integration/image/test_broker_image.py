@@ -30,20 +30,33 @@ TOOLS = ("mmdebstrap", "buildah", "umoci", "bwrap")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
-@pytest.fixture(scope="module")
-def bundle() -> Path:
-    if os.environ.get("DUALTRACK_IMAGE_BUNDLE"):  # an unpacked image made earlier (scripts/image/build.sh)
-        return Path(os.environ["DUALTRACK_IMAGE_BUNDLE"])
+def build(*args: str) -> Path:
+    """scripts/image/build.sh [args]: the unpacked bundle of the (possibly cached) image."""
     if os.geteuid() != 0:
         pytest.skip("the image build needs root (mmdebstrap, buildah with chroot isolation)")
     absent = [tool for tool in TOOLS if shutil.which(tool) is None]
     if absent:
         pytest.skip(f"the image build needs {', '.join(absent)} (scripts/setup.sh installs them)")
-    done = subprocess.run([str(REPO / "scripts" / "image" / "build.sh")], capture_output=True, text=True,
+    done = subprocess.run([str(REPO / "scripts" / "image" / "build.sh"), *args], capture_output=True, text=True,
                           timeout=1800, cwd=REPO)
     assert done.returncode == 0, done.stderr[-5000:]
     outputs = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     return Path(outputs["BUNDLE"])
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    if os.environ.get("DUALTRACK_IMAGE_BUNDLE"):  # an unpacked image made earlier (scripts/image/build.sh)
+        return Path(os.environ["DUALTRACK_IMAGE_BUNDLE"])
+    return build()
+
+
+@pytest.mark.skipif(not os.environ.get("DUALTRACK_TEST_SLURM_IMAGE"),
+                    reason="the Slurm-client variant is another ~10 min build: set DUALTRACK_TEST_SLURM_IMAGE=1")
+def test_the_slurm_client_variant_carries_the_slurm_tools() -> None:
+    rootfs = build("--slurm-client") / "rootfs"
+    for tool in ("sbatch", "squeue", "scontrol", "sacct", "ssh", "munge"):
+        assert (rootfs / "usr" / "bin" / tool).exists(), tool
 
 
 def image_process(bundle: Path) -> dict:

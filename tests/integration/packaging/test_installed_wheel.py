@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[3]
 SLURM_DIR = Path(os.environ.get("DUALTRACK_SLURM_DIR", "/var/tmp/dualtrack-slurm"))
 SIF_TOOLS = ("skopeo", "umoci", "mksquashfs", "siftool", "bwrap", "unshare")
 
-pytestmark = pytest.mark.slow
+# pip installs every dependency into the fresh venv: minutes when the machine is busy
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def free_port() -> int:

@@ -42,7 +42,7 @@ for module in pkgutil.walk_packages(dualtrack.__path__, "dualtrack."):
 print("\\n".join(failed))
 """
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 
 def floor_pins() -> list[str]:
