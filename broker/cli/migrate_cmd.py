@@ -2,7 +2,7 @@
 
 Without ``--now`` the broker stops the current attempt right after the job's next checkpoint (a YOLO job
 writes one per epoch) and starts attempt n+1 on the target, which resumes from the shared run folder;
-``--now`` stops it at once. ``dualtrack watch <id>`` shows each step with its reason.
+``--now`` stops it at once. ``dualtrack watch <id>`` shows each step with its reason (docs/lifecycle.md).
 """
 
 from __future__ import annotations

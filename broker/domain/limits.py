@@ -13,6 +13,9 @@ MAX_YAML_ALIASES = 100  # alias uses (*name) in one document
 MAX_YAML_DEPTH = 64  # nesting of mappings and sequences
 MAX_INT_DIGITS = 30  # an integer literal longer than this is refused before Python parses it
 MAX_ARG_BYTES = 128 * 1024 - 1  # one argument or KEY=value environment string (Linux MAX_ARG_STRLEN)
+# The whole command line, shell-quoted: the Slurm track hands it to each task as the one argument of
+# ``bash -c``, next to the container wrapper, so it must fit in one kernel argument with room to spare.
+MAX_COMMAND_LINE_BYTES = 96 * 1024
 MAX_TIME_LIMIT_SECONDS = 365 * 86400  # timeLimit and reroute.pendingTimeout
 MAX_MEMORY_BYTES = 1024**5  # memoryPerWorker: 1 PiB
 MAX_QUOTED = 80  # characters of a bad value quoted in an error message

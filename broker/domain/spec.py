@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -30,6 +31,7 @@ from pydantic import (
 
 from dualtrack.broker.domain.limits import (
     MAX_ARG_BYTES,
+    MAX_COMMAND_LINE_BYTES,
     MAX_MEMORY_BYTES,
     MAX_TIME_LIMIT_SECONDS,
     quote,
@@ -54,6 +56,7 @@ IMAGE_REF = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
 )
 GPU_TYPE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+MAX_IMAGE_REF = 512  # registry host, a 255-character name, a 128-character tag and a digest fit
 MAX_NAME = 40  # leaves room for the backend name dt-<id>-<attempt> plus a suffix inside 63 characters
 
 PRIORITY_CLASSES: Mapping[str, int] = {"low": 10, "normal": 100, "high": 1000}
@@ -331,6 +334,8 @@ class TrainingSpec(_Model):
     @field_validator("image")
     @classmethod
     def _image(cls, v: str) -> str:
+        if len(v) > MAX_IMAGE_REF:
+            raise ValueError(f"is {len(v)} characters; an image reference has at most {MAX_IMAGE_REF}")
         if not IMAGE_REF.fullmatch(v):
             raise ValueError(f"{quote(v)} is not a Docker/OCI image reference such as ultralytics/ultralytics:8.3.40")
         return v
@@ -365,6 +370,11 @@ class TrainingSpec(_Model):
     def _consistent(self) -> TrainingSpec:
         if (self.yolo is None) == (self.command is None):
             raise ValueError("exactly one of spec.yolo or spec.command must be given")
+        size = _command_line_size(self)
+        if size > MAX_COMMAND_LINE_BYTES:
+            raise FieldValueError("command" if self.command is not None else "yolo",
+                                  f"the command line is {size} bytes once quoted; at most "
+                                  f"{MAX_COMMAND_LINE_BYTES} fit the one argument a Slurm task runs it from")
         if self.yolo is not None and self.resources.workers > 1:
             raise FieldValueError("resources.workers", MULTI_WORKER_YOLO)
         if self.yolo is not None:
@@ -389,6 +399,18 @@ class TrainingSpec(_Model):
     @property
     def min_available(self) -> int:
         return self.gang.min_available or self.resources.workers
+
+
+def _command_line_size(spec: TrainingSpec) -> int:
+    """Bytes of the shell-quoted command line (an upper bound for YOLO jobs: every value as key=value)."""
+    if spec.command is not None:
+        words = list(spec.command)
+    else:
+        assert spec.yolo is not None
+        y = spec.yolo
+        values = [y.model, y.data, y.device, y.project, y.name, y.resume, *y.args.values()]
+        words = [f"xxxxxxxxxxxxxxx={v}" for v in values if isinstance(v, str)]
+    return sum(utf8_size(shlex.quote(w)) + 1 for w in words)
 
 
 class JobSpec(_Model):

@@ -25,17 +25,22 @@ def load_spec(source: SpecSource, track: str = "", tenant: str | None = None) ->
 
     Raises SpecError listing every problem with its field path.
     """
-    if source.yaml_text is not None:
-        spec = parse_spec_yaml(source.yaml_text)
-        text = source.yaml_text
-    elif source.data is not None:
-        if source.size > MAX_SPEC_BYTES:
-            raise SpecError([FieldIssue("spec", f"is {source.size} bytes; a spec may have at most "
-                                                f"{MAX_SPEC_BYTES} bytes")])
-        spec = parse_spec(source.data)
-        text = ""
-    else:
-        raise SpecError([FieldIssue("spec", "required: send a spec or spec_yaml")])
+    try:
+        if source.yaml_text is not None:
+            spec = parse_spec_yaml(source.yaml_text)
+            text = source.yaml_text
+        elif source.data is not None:
+            if source.size > MAX_SPEC_BYTES:
+                raise SpecError([FieldIssue("spec", f"is {source.size} bytes; a spec may have at most "
+                                                    f"{MAX_SPEC_BYTES} bytes")])
+            spec = parse_spec(source.data)
+            text = ""
+        else:
+            raise SpecError([FieldIssue("spec", "required: send a spec or spec_yaml")])
+    except SpecError as exc:
+        # a problem of the whole document is blamed on the request field that carried it
+        whole = "spec_yaml" if source.yaml_text is not None else "spec"
+        raise SpecError([FieldIssue(i.path or whole, i.message) for i in exc.issues]) from None
     if track:
         try:
             chosen = Track(track)

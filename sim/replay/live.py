@@ -10,7 +10,8 @@ Zombie clean-up and the lease are left out: one reconciler, no crashes, nothing 
 One shortcut, for speed, that changes no decision: an ACCEPTED job that the placement step has already seen
 (its ``reason`` says why it waits) and that needs more GPUs than any backend has free is left out of the
 cycle's jobs. The capacity filter would find it UNSCHEDULABLE everywhere; it holds no GPUs, so the tenants'
-usage is the same; only its ``reason`` text is not refreshed.
+usage is the same; only its ``reason`` text is not refreshed. With the ``capacityOrQueue`` filter, jobs old
+enough to queue are always kept.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ class LiveRouter(Router):
             snapshots=SnapshotCache(registry, down_after=self.config.reconciler.backend_down_after, clock=clock,
                                     executor=self._executor),
             metrics=BrokerMetrics(), clock=clock)
+        engine_filters = {f.name for f in self.ctx.engine.filters}
+        # jobs that may queue although nothing fits now are never left out of a cycle (see the module docstring)
+        self._queue_after = self.ctx.engine.config.queue_after_seconds if "capacityOrQueue" in engine_filters \
+            else None
         self._job_of_trace: dict[str, str] = {}
         self._open = 0
         self.steps: list[Callable[[Cycle], None]] = [
@@ -133,8 +138,10 @@ class LiveRouter(Router):
     def cycle(self, now: float) -> None:
         snapshots = self.ctx.snapshots.refresh()
         free = max((c.gpus_total() - c.gpus_used() for c in self.clusters.values()), default=0)
+        queue_after = self._queue_after
         jobs = [j for j in self.store.active(ACTIVE_STATES)
-                if not (j.state is JobState.ACCEPTED and j.reason and j.spec.spec.resources.total_gpus > free)]
+                if not (j.state is JobState.ACCEPTED and j.reason and j.spec.spec.resources.total_gpus > free
+                        and (queue_after is None or now - j.created_at < queue_after))]
         cycle = Cycle(self.ctx, now, snapshots, jobs)
         for step in self.steps:
             step(cycle)

@@ -15,6 +15,7 @@ from dualtrack.broker.domain import (
     BackendRef,
     InvalidTransition,
     JobState,
+    MigrationRequest,
     Placement,
     parse_spec_yaml,
 )
@@ -146,6 +147,14 @@ class StoreContract:
         updated = store.update(job, "waiting for GPUs", Changes(reason="no free GPUs"))
         assert store.get(job.id).reason == "no free GPUs" and updated.state is JobState.ACCEPTED
         assert store.events(job_id=job.id)[-1].message == "waiting for GPUs"
+
+    def test_a_migration_request_is_stored_and_cleared(self, store) -> None:  # type: ignore[no-untyped-def]
+        job = store.create(NewJob(spec(), "t")).job
+        request = MigrationRequest("kube-b", False, 123.5, "kube-a", 1, "draining")
+        asked = store.update(job, "migration requested", Changes(migration=request))
+        assert asked.migration == request and store.get(job.id).migration == request
+        cleared = store.update(asked, "", Changes(clear_migration=True))
+        assert cleared.migration is None and store.get(job.id).migration is None
 
     def test_list_filters_and_paginates_newest_first(self, store) -> None:  # type: ignore[no-untyped-def]
         ids = [store.create(NewJob(spec(tenant="t1" if i % 2 else "t2"), "t")).job.id for i in range(7)]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from dualtrack.v1 import broker_pb2 as pb
-from tests.integration.kubelet.conftest import ProcessSim, processes_with, until
+from tests.integration.kubelet.process_sim import ProcessSim, processes_with, until
 from tests.integration.lifecycle.cluster import Client
 
 RENDEZVOUS = (Path(__file__).parent / "rendezvous.py").read_text()

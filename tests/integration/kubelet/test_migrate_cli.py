@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dualtrack.v1 import broker_pb2 as pb
-from tests.integration.kubelet.conftest import ProcessSim, start_process_sim, until
+from tests.integration.kubelet.process_sim import ProcessSim, start_process_sim, until
 from tests.integration.lifecycle.cluster import REPO, Broker, Client, free_port
 
 SPEC = {"apiVersion": "dualtrack/v1", "kind": "TrainingJob", "metadata": {"name": "drain-me", "tenant": "ops"},

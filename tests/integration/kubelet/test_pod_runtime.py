@@ -13,8 +13,8 @@ import pytest
 
 from dualtrack.broker.domain import BackendPhase, Job, Placement, new_job_id, parse_spec
 from dualtrack.sim.kubeapi.kubelet.config import KubeletConfig
-from tests.integration.kubelet.conftest import start_process_sim, until
 from tests.integration.kubelet.image import IMAGE_ENV, build_layout
+from tests.integration.kubelet.process_sim import start_process_sim, until
 
 SCRIPT = ('echo "marker=$(cat /opt/marker.txt)"; echo "env=$' + IMAGE_ENV + '"; echo "pwd=$(pwd)"; '
           'echo "data=$(cat /datasets/weld/data.txt)"; echo "gpus=$CUDA_VISIBLE_DEVICES/$NVIDIA_VISIBLE_DEVICES"; '

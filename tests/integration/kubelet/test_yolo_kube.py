@@ -12,7 +12,7 @@ import pytest
 
 from dualtrack.sim.kubeapi.kubelet.config import KubeletConfig
 from dualtrack.v1 import broker_pb2 as pb
-from tests.integration.kubelet.conftest import ProcessSim, start_process_sim, until
+from tests.integration.kubelet.process_sim import ProcessSim, start_process_sim, until
 from tests.integration.kubelet.yolo_env import (
     DATASET,
     IMAGE,

@@ -57,6 +57,15 @@ def _scontrol(broker: YoloBroker, *args: str) -> None:
     subprocess.run(["scontrol", "update", *args], env=env, check=True, capture_output=True, text=True)
 
 
+def _return_to_service(broker: YoloBroker, node: str) -> None:
+    """Resume the node unless slurmd's re-registration already did (ReturnToService): never leave it down."""
+    env = {**os.environ, "SLURM_CONF": broker.slurm["SLURM_CONF"]}
+    state = subprocess.run(["sinfo", "-h", "-n", node, "-o", "%T"], env=env, capture_output=True, text=True,
+                           check=False).stdout.strip().lower()
+    if any(word in state for word in ("down", "drain", "fail")):
+        _scontrol(broker, f"nodename={node}", "state=resume")
+
+
 def _checkpoint_epoch(path: Path) -> int | None:
     try:
         return read_checkpoint(path).epoch if path.is_file() else None
@@ -80,7 +89,7 @@ def test_a_node_failure_after_epoch_two_resumes_at_epoch_three(yolo_broker: Yolo
         saved = read_checkpoint(last)
         yolo_broker.wait(job.id, lambda j: j.attempt >= 2 or j.state in TERMINAL, timeout=300)
     finally:
-        _scontrol(yolo_broker, f"nodename={node}", "state=resume")
+        _return_to_service(yolo_broker, node)
     done = yolo_broker.wait(job.id, lambda j: j.state in TERMINAL, timeout=900)
     assert done.state == pb.SUCCEEDED and done.attempt == 2, f"{done.reason}\n{yolo_broker.slurm_output(done)[-3000:]}"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dualtrack.broker.domain import SpecError, parse_spec_yaml
-from dualtrack.broker.domain.limits import MAX_ARG_BYTES, MAX_SPEC_BYTES
+from dualtrack.broker.domain.limits import MAX_ARG_BYTES, MAX_COMMAND_LINE_BYTES, MAX_SPEC_BYTES
 
 HEAD = """apiVersion: dualtrack/v1
 kind: TrainingJob
@@ -138,10 +138,18 @@ def test_a_nul_byte_in_yolo_resume_is_refused() -> None:
 
 
 def test_one_argument_over_the_kernel_limit_is_refused() -> None:
-    fits = "a" * (MAX_ARG_BYTES - 1)
-    parse_spec_yaml(HEAD + f"  command: [echo, {fits}]\n")
+    parse_spec_yaml(HEAD + f"  command: [echo, {'a' * 90_000}]\n")
     (path, message), = refused(HEAD + f"  command: [echo, {'a' * (MAX_ARG_BYTES + 1)}]\n")
     assert path == "spec.command" and "kernel" in message
+
+
+def test_a_command_line_too_long_for_one_slurm_task_argument_is_refused() -> None:
+    # each argument fits the kernel, but the Slurm task gets the whole quoted line as one bash -c argument
+    (path, message), = refused(HEAD + f"  command: [echo, {', '.join(['a' * 40_000] * 3)}]\n")
+    assert path == "spec.command" and str(MAX_COMMAND_LINE_BYTES) in message
+    quotes = "'" * 30_000  # 30,000 bytes that quote to 150,000
+    (path, _), = refused(HEAD + f'  yolo: {{model: m.pt, data: "{quotes}"}}\n')
+    assert path == "spec.yolo"
 
 
 def test_one_environment_value_over_the_kernel_limit_is_refused() -> None:

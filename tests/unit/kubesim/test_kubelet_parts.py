@@ -146,3 +146,23 @@ def test_kubelet_config_keys(tmp_path: Path) -> None:
     path.write_text("nodes:\n- {name: x, run: docker}\n")
     with pytest.raises(ValueError, match=r"nodes\[0\].run: must be one of simulated, process"):
         load_cluster(path)
+
+
+def test_the_kube_yolo_demo_files_fit_together() -> None:
+    """examples/config/kube-yolo.yaml (broker) and examples/sim/kube-process-yolo.yaml (simulator): the claims
+    the adapter renders are the ones the kubelet maps, on the same checkpoint root."""
+    from dualtrack.adapters.volcano.settings import parse_settings
+    from dualtrack.broker.config import load_config
+    from dualtrack.broker.domain import parse_spec_yaml
+    from dualtrack.broker.images import ImageSettings
+
+    repo = Path(__file__).resolve().parents[3]
+    config = load_config(repo / "examples" / "config" / "kube-yolo.yaml")
+    (backend,) = config.backends
+    settings = parse_settings(backend.name, backend.settings)
+    cluster = load_cluster(repo / "examples" / "sim" / "kube-process-yolo.yaml")
+    spec = parse_spec_yaml((repo / "examples" / "yolo-cpu-tiny.yaml").read_text()).spec
+    claims = {settings.datasets.get(d, d) for d in spec.datasets} | {settings.checkpoint_claim}
+    assert claims <= set(cluster.kubelet.claims)
+    assert str(cluster.kubelet.claims[str(settings.checkpoint_claim)]) == settings.checkpoint_root
+    assert cluster.process_nodes and spec.image in ImageSettings.from_mapping(config.images).sources

@@ -1,0 +1,100 @@
+"""Must show: a 5-epoch YOLO job started on Slurm whose cluster becomes unavailable after epoch 2 is rerouted
+to the Kubernetes track, resumes there at epoch 3 and ends SUCCEEDED with 5 epoch rows in ``results.csv``;
+no second copy of it runs on Slurm after slurmctld returns.
+
+"Unavailable" is the whole cluster cut off: slurmctld is stopped (``scripts/slurm/stop.sh slurmctld``) and the
+attempt's processes on its node are frozen (SIGSTOP), as on a node behind a network partition; otherwise
+slurmd would keep training the old attempt into the same run directory during the outage (docs/lifecycle.md,
+"Known windows"). The broker marks Slurm down, reroutes after ``downRerouteAfter`` (5 s here), and the
+Kubernetes attempt resumes from ``last.pt``. slurmctld is restarted as soon as the job has moved (and in
+``finally``, always): the zombie step then cancels the old attempt, whose frozen processes slurmd kills.
+
+This test stops the SHARED slurmctld for about a minute: other engineers' Slurm commands fail meanwhile.
+Run it rarely (marker ``slurm_outage``; deselect with ``-m 'not slurm_outage'``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dualtrack.broker.checkpoints import CheckpointUnreadable, read_checkpoint
+from dualtrack.v1 import broker_pb2 as pb
+from tests.integration.cross_track.dual import KUBE, SLURM, TERMINAL, DualTrack, yolo_spec
+from tests.integration.kubelet.process_sim import processes_with
+from tests.integration.kubelet.yolo_env import results_rows
+from tests.integration.lifecycle.cluster import REPO, slurm_env, slurm_objects, slurm_run
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.slurm_outage]
+EPOCHS = 5
+
+
+def _epochs_saved(run_dir: Path) -> int:
+    """Epochs finished according to weights/last.pt (0 while there is none or it is being written)."""
+    try:
+        return read_checkpoint(run_dir / "weights" / "last.pt").epoch + 1
+    except (CheckpointUnreadable, OSError):
+        return 0
+
+
+def _restart_slurmctld() -> None:
+    subprocess.run([str(REPO / "scripts/slurm/start.sh")], check=True, capture_output=True, timeout=180)
+    deadline = time.monotonic() + 120
+    while slurm_env() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError("slurmctld did not come back")
+        time.sleep(0.5)
+
+
+def test_a_slurm_outage_moves_the_run_to_kubernetes_which_resumes(make_dual: Callable[..., DualTrack]) -> None:
+    dual = make_dual(reconciler={"downRerouteAfter": "5s"},
+                     policies={"trackPreference": {"*": "slurm"}, "weights": {"trackPreference": 100}})
+    began = time.time()
+    job_id = dual.submit(yolo_spec("outage-resume", epochs=EPOCHS), "outage-resume")
+    run_dir = dual.run_dir(job_id)
+    first = dual.wait(job_id, lambda j: j.state == pb.RUNNING, 900, "running")
+    assert first.backend == SLURM, first.reason
+    dual.wait(job_id, lambda j: _epochs_saved(run_dir) >= 2, 900, "epoch 2 on Slurm")
+    frozen: list[int] = []
+    stopped = False
+    try:
+        frozen = processes_with(f"name={job_id}")
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        saved = _epochs_saved(run_dir)
+        subprocess.run([str(REPO / "scripts/slurm/stop.sh"), "slurmctld"], check=True, capture_output=True)
+        stopped = True
+        moved = dual.wait(job_id, lambda j: j.backend == KUBE and j.attempt == 2, 240, "the reroute to Kubernetes")
+        _restart_slurmctld()
+        stopped = False
+        final = dual.wait(job_id, lambda j: j.state in TERMINAL, 1200, "the resumed run on Kubernetes")
+    finally:
+        if stopped or slurm_env() is None:
+            _restart_slurmctld()
+        for pid in frozen:  # ours: never leave a stopped process behind (slurmd should have killed them)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    events = "\n".join(dual.events(job_id))
+    assert final.state == pb.SUCCEEDED and final.backend == KUBE, (final.reason, events)
+    assert saved == 2, f"the Slurm attempt was frozen after {saved} epochs"
+    assert f"resuming from epoch {saved + 1} of {EPOCHS}" in events, events
+    assert f"{SLURM} has been down for more than 5 s" in events and moved.attempt == 2
+    rows = results_rows(run_dir)
+    assert [int(float(r.split(",")[0])) for r in rows] == list(range(1, EPOCHS + 1)), rows
+    env = slurm_env()
+    assert env is not None
+    deadline = time.monotonic() + 60
+    while any(line.partition("|")[2].startswith(f"dt-{job_id}-") for line in
+              slurm_run(env, "squeue", "-h", "-o", "%i|%j", check=False).splitlines()):
+        assert time.monotonic() < deadline, "the old Slurm attempt is still in the queue after slurmctld returned"
+        time.sleep(1)
+    names = slurm_objects(env, began)
+    assert {n: c for n, c in names.items() if n.startswith(f"dt-{job_id}-")} == {f"dt-{job_id}-1": 1}
+    assert processes_with(f"name={job_id}") == []
