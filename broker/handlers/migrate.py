@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import Job, JobState, MigrationRequest
-from dualtrack.broker.errors import InvalidRequest, JobNotMovable, PermissionDenied
-from dualtrack.broker.store import Changes, StaleJob
+from dualtrack.broker.domain.limits import quote
+from dualtrack.broker.errors import InvalidRequest, JobNotMovable
+from dualtrack.broker.store import Changes, JobNotFound, StaleJob
 
 MOVABLE = (JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
 
@@ -19,7 +20,7 @@ MOVABLE = (JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
 def _check_target(ctx: BrokerContext, job: Job, to_backend: str) -> None:
     names = ctx.backends.names()
     if to_backend and to_backend not in names:
-        raise InvalidRequest("to_backend", f"no backend named {to_backend!r} (configured: {', '.join(names)})")
+        raise InvalidRequest("to_backend", f"no backend named {quote(to_backend)} (configured: {', '.join(names)})")
     if to_backend and to_backend == job.backend:
         raise InvalidRequest("to_backend", f"job {job.id} is already on {to_backend}")
     if not to_backend and not [n for n in names if n != job.backend]:
@@ -32,7 +33,7 @@ def request_migration(ctx: BrokerContext, job_id: str, *, to_backend: str = "", 
     while True:
         job = ctx.store.get(job_id)
         if tenant is not None and tenant != job.tenant:
-            raise PermissionDenied(f"job {job.id} belongs to tenant {job.tenant!r}")
+            raise JobNotFound(job.id)  # another tenant's job answers like a missing one (docs/security.md)
         if job.state not in MOVABLE:
             raise JobNotMovable(f"job {job.id} is {job.state}; only a job on a backend (SUBMITTED, QUEUED, "
                                 "RUNNING) can be migrated")

@@ -7,10 +7,14 @@ records a warning for every argument it cannot carry over.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, DATASET_MOUNT
+from dualtrack.broker.domain.spec import yolo_data_dataset
 from dualtrack.broker.importers.base import Imported
 
+JOB_ID = re.compile(r"^j[0-9a-v]{12}$")  # a broker job id (broker.domain.job.new_job_id)
 YOLO_TASKS = ("detect", "segment", "classify", "pose", "obb")
 YOLO_MODES = ("train", "val", "predict", "export", "track", "benchmark")
 YOLO_FIELDS = ("model", "data", "epochs", "imgsz", "batch", "workers", "device", "resume", "project", "name")
@@ -89,51 +93,27 @@ def strip_launcher(argv: list[str], imported: Imported, where: str) -> tuple[lis
 def recognize(argv: list[str], imported: Imported, where: str, gpus_per_worker: int) -> dict[str, Any]:
     """``{"yolo": {...}}`` for an ultralytics/YOLOv5 training command, else ``{"command": argv}``."""
     program, _ = strip_launcher(split_joined(argv), imported, where)
+    yolo: dict[str, Any] | None = None
     if program[:1] == ["yolo"]:
         yolo = _ultralytics(program[1:], imported, where, gpus_per_worker)
-        if yolo is not None:
-            return {"yolo": yolo}
-    if len(program) >= 2 and program[0] in ("python", "python3") and program[1].endswith("train.py"):
-        return {"yolo": _yolov5(program[1], program[2:], imported, where, gpus_per_worker)}
-    return {"command": program}
-
-
-def one_worker_yolo(spec: dict[str, Any], imported: Imported) -> None:
-    """A recognized YOLO run on several workers becomes one worker with the same GPUs (docs/yolo.md: ultralytics
-    cannot train one model across nodes), with a warning; its gang goes with it."""
-    resources = spec.get("resources") or {}
-    workers = int(resources.get("workers", 1))
-    if "yolo" not in spec or workers <= 1:
-        return
-    resources["workers"] = 1
-    gang = spec.get("gang")
-    if isinstance(gang, dict):
-        gang.pop("minAvailable", None)
-    imported.warn("spec.resources.workers", f"{workers} workers -> 1: a YOLO job trains on one worker (ultralytics' "
-                                            "DDP is per node); use spec.command for a multi-node launcher")
-
-
-def undo_broker_paths(spec: dict[str, Any]) -> None:
-    """What the broker adds to a YOLO argv (docs/yolo.md) back in the spec's own words: ``data=/datasets/<ds>/..``
-    becomes ``<ds>/..`` with ``<ds>`` listed in ``datasets``; the broker's run directory (``project`` under
-    /checkpoints with ``name`` and ``exist_ok=True``) is dropped, as the broker sets it again."""
-    yolo = spec.get("yolo")
-    if not isinstance(yolo, dict):
-        return
-    data = str(yolo.get("data", ""))
-    if data.startswith("/datasets/") and data.count("/") >= 3:
-        yolo["data"] = data[len("/datasets/"):]
-        listed = spec.setdefault("datasets", [])
-        dataset = yolo["data"].split("/", 1)[0]
-        if dataset not in listed:
-            listed.append(dataset)
-    args = yolo.get("args") or {}
-    if args.get("exist_ok") is True and str(yolo.get("project", "")).startswith("/checkpoints/") and "name" in yolo:
-        yolo.pop("project")
-        yolo.pop("name")
-        args.pop("exist_ok")
-        if not args:
-            yolo.pop("args", None)
+    elif len(program) >= 2 and program[0] in ("python", "python3") and program[1].endswith("train.py"):
+        yolo = _yolov5(program[1], program[2:], imported, where, gpus_per_worker)
+    if yolo is None:
+        return {"command": program}
+    workers = int(imported.spec["spec"]["resources"].get("workers", 1))
+    if workers > 1:
+        imported.warnings = [w for w in imported.warnings if not w.field.startswith("spec.yolo")]
+        imported.warn("spec.yolo", f"a YOLO job runs on one worker (docs/yolo.md), this one has {workers}: kept "
+                                   f"as spec.command; for ultralytics' own DDP use workers: 1 with "
+                                   f"gpusPerWorker: {workers * max(gpus_per_worker, 1)} and a yolo block")
+        return {"command": program}
+    dataset = yolo_data_dataset(str(yolo["data"]))
+    datasets = imported.spec["spec"].setdefault("datasets", [])
+    if dataset is not None and dataset not in datasets:
+        datasets.append(dataset)  # data inside a dataset needs it mounted (docs/yolo.md)
+    if not datasets:
+        imported.spec["spec"].pop("datasets")
+    return {"yolo": yolo}
 
 
 def _drop_default_device(yolo: dict[str, Any], gpus_per_worker: int) -> None:
@@ -143,6 +123,24 @@ def _drop_default_device(yolo: dict[str, Any], gpus_per_worker: int) -> None:
         yolo.pop("device")
     elif "device" in yolo:
         yolo["device"] = str(yolo["device"])
+
+
+def _drop_broker_run(yolo: dict[str, Any]) -> None:
+    """Undo what dualtrack adds when it renders a YOLO job (docs/yolo.md): ``data`` inside a dataset resolved to
+    ``/datasets/<data>``, and the run directory it chose, ``project=/checkpoints/<tenant> name=<job id>
+    exist_ok=True``. Rendering the imported spec adds them again, so nothing is lost."""
+    data = str(yolo.get("data", ""))
+    prefix = f"{DATASET_MOUNT}/"
+    if data.startswith(prefix) and yolo_data_dataset(data[len(prefix):]) is not None:
+        yolo["data"] = data[len(prefix):]
+    args = yolo.get("args", {})
+    project, name = str(yolo.get("project", "")), str(yolo.get("name", ""))
+    if args.get("exist_ok") is True and project.startswith(f"{CHECKPOINT_MOUNT}/") and JOB_ID.match(name):
+        for key in ("project", "name"):
+            yolo.pop(key)
+        args.pop("exist_ok")
+        if not args:
+            yolo.pop("args")
 
 
 def _ultralytics(words: list[str], imported: Imported, where: str, gpus: int) -> dict[str, Any] | None:
@@ -166,6 +164,7 @@ def _ultralytics(words: list[str], imported: Imported, where: str, gpus: int) ->
             args[key] = scalar(value)
     if args:
         yolo["args"] = args
+    _drop_broker_run(yolo)
     _drop_default_device(yolo, gpus)
     for required in ("model", "data"):
         if required not in yolo:

@@ -24,7 +24,7 @@ from dualtrack.broker.importers.base import (
     format_memory,
     format_seconds,
 )
-from dualtrack.broker.importers.commands import one_worker_yolo, recognize, undo_broker_paths
+from dualtrack.broker.importers.commands import recognize
 
 SHORT = {"-J": "job-name", "-p": "partition", "-N": "nodes", "-n": "ntasks", "-c": "cpus-per-task", "-t": "time",
          "-q": "qos", "-A": "account", "-G": "gpus", "-o": "output", "-e": "error", "-D": "chdir", "-C": "constraint",
@@ -167,7 +167,6 @@ def _build(options: dict[str, str], body: list[str] | None, imported: Imported, 
         if not options.get("switches"):
             imported.warn("spec.topology", "a one-node (or tier any) job carries no topology in its script")
     _body(body, imported, fallback, rendered)
-    undo_broker_paths(spec["spec"])
     if rendered and "datasets" not in spec["spec"]:
         imported.warn("spec.datasets", "the script binds no /datasets/ paths (without a container runtime the "
                                        "Slurm backend leaves datasets to the host)")
@@ -269,7 +268,6 @@ def _body(body: list[str] | None, imported: Imported, fallback: list[str] | None
         argv = ["true"]
         imported.warn("spec.command", "the script launches nothing dualtrack recognizes; set spec.command")
     spec.update(recognize(argv, imported, "spec.command", spec["resources"].get("gpusPerWorker", 0)))
-    one_worker_yolo(spec, imported)
     if "image" not in spec:
         spec["image"] = YOLO_IMAGE if "yolo" in spec else PLACEHOLDER_IMAGE
         imported.warn("spec.image", f"the script names no docker:// image; {spec['image']} assumed (set spec.image)")

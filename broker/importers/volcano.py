@@ -16,7 +16,7 @@ from typing import Any
 from dualtrack.broker.domain.quantity import parse_memory
 from dualtrack.broker.importers.base import Imported, dns_name, empty_spec, format_memory, format_seconds
 from dualtrack.broker.importers.base import gpu_type_from_product as product_type
-from dualtrack.broker.importers.commands import RENDEZVOUS_WORDS, one_worker_yolo, recognize, undo_broker_paths
+from dualtrack.broker.importers.commands import RENDEZVOUS_WORDS, recognize
 
 API_VERSION = "batch.volcano.sh/v1alpha1"
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
@@ -72,7 +72,6 @@ def import_vcjob(document: dict[str, Any]) -> Imported:
             imported.warn(f"spec.tasks[{index}]", f"task {task.get('name')!r} is not carried over: a dualtrack job "
                                                   "is one group of identical workers")
     _task(tasks[main], main, body, imported)
-    undo_broker_paths(spec["spec"])
     return imported
 
 
@@ -141,7 +140,6 @@ def _task(task: dict[str, Any], index: int, body: dict[str, Any], imported: Impo
     argv = [_unescape(str(w)) for w in (container.get("command") or []) + (container.get("args") or [])]
     if argv:
         spec.update(recognize(argv, imported, f"{cwhere}.command", spec["resources"].get("gpusPerWorker", 0)))
-        one_worker_yolo(spec, imported)
     else:
         imported.warn(f"{cwhere}.command", "the image's entrypoint runs; dualtrack needs the command: set spec.command")
         spec["command"] = ["true"]

@@ -18,9 +18,8 @@ def test_import_prints_a_valid_spec_and_warns_on_stderr(broker: BrokerProcess) -
     assert spec.metadata.name == "yolov8-train"
     assert "warning: spec.image:" in result.stderr and "warning: #SBATCH --partition:" in result.stderr
     as_json = json.loads(broker.cli("import", str(SEED / "seed-vcjob.yaml"), "-o", "json", check=True).stdout)
-    assert as_json["source"] == "volcano" and as_json["spec"]["spec"]["resources"]["workers"] == 1
-    # a YOLO job trains on one worker: the article's four become one, and the import says so
-    assert {w["field"] for w in as_json["warnings"]} >= {"spec.resources.workers", "spec.yolo.model"}
+    assert as_json["source"] == "volcano" and as_json["spec"]["spec"]["resources"]["workers"] == 4
+    assert {w["field"] for w in as_json["warnings"]} >= {"spec.yolo"}  # four workers: kept as a command
 
 
 def test_import_submit_stores_the_job(broker: BrokerProcess) -> None:

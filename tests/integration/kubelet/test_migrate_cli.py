@@ -17,8 +17,10 @@ from dualtrack.v1 import broker_pb2 as pb
 from tests.integration.kubelet.process_sim import ProcessSim, start_process_sim, until
 from tests.integration.lifecycle.cluster import REPO, Broker, Client, free_port
 
+# attempt 1 (pod dt-<id>-1-worker-0) would run long: only the migration ends it; attempt 2 finishes
+CMD = 'echo running; case "$HOSTNAME" in *-1-worker-*) sleep 300;; *) sleep 2;; esac; echo done'
 SPEC = {"apiVersion": "dualtrack/v1", "kind": "TrainingJob", "metadata": {"name": "drain-me", "tenant": "ops"},
-        "spec": {"image": "busybox:1.36", "command": ["bash", "-c", "echo running; sleep 6; echo done"],
+        "spec": {"image": "busybox:1.36", "command": ["bash", "-c", CMD],
                  "resources": {"workers": 1, "gpusPerWorker": 1, "cpusPerWorker": 1, "memoryPerWorker": "1Gi"},
                  "placement": {"backends": ["kube-a"]}, "timeLimit": "5m"}}
 

@@ -14,8 +14,7 @@ import pytest
 
 from dualtrack.broker.checkpoints import CheckpointUnreadable, read_checkpoint
 from dualtrack.v1 import broker_pb2 as pb
-
-from .conftest import SIF_DIR, TERMINAL, YoloBroker, results_rows, yolo_spec
+from tests.integration.yolo.conftest import SIF_DIR, TERMINAL, YoloBroker, results_rows, yolo_spec
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1800)]
 

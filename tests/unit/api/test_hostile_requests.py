@@ -47,8 +47,16 @@ def test_a_20kb_image_gets_a_short_reply_within_the_metadata_limit(server: InPro
         error = refused(server.stub(channel).SubmitJob, pb.SubmitJobRequest(spec_yaml=text))
     assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
     (field, description), = field_violations(error)
-    assert field == "spec.image" and "(20000 characters)" in description
+    assert field == "spec.image" and "20000 characters" in description and len(description) < 200
     assert trailer_bytes(error) < 8 * 1024
+
+
+def test_a_20kb_bad_value_is_quoted_short(server: InProcessBroker) -> None:
+    text = spec_text(**{"priority: normal": "priority: " + "A[b]" * 5000})
+    with server.channel() as channel:
+        error = refused(server.stub(channel).SubmitJob, pb.SubmitJobRequest(spec_yaml=text))
+    (field, description), = field_violations(error)
+    assert field == "spec.priority" and "(20000 characters)" in description and len(description) < 200
 
 
 def test_hundreds_of_problems_still_fit_the_reply(server: InProcessBroker) -> None:

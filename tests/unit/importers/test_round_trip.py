@@ -72,11 +72,19 @@ def test_the_seed_articles_volcano_job_imports_into_a_valid_spec() -> None:
     imported = import_text((FIXTURES / "seed-vcjob.yaml").read_text())
     spec = parse_spec(imported.spec)
     assert spec.metadata.name == "yolov5-training-job"
-    # 4 workers of one YOLO run become one (docs/yolo.md: ultralytics trains on one node), with a warning
-    assert spec.spec.resources.workers == 1 and spec.spec.resources.gpus_per_worker == 1
-    assert spec.spec.min_available == 1 and spec.spec.image == "ultralytics/yolov5:latest"
-    assert "spec.resources.workers" in imported.warned_fields
-    yolo = spec.spec.yolo
+    assert spec.spec.resources.workers == 4 and spec.spec.resources.gpus_per_worker == 1
+    assert spec.spec.min_available == 4 and spec.spec.image == "ultralytics/yolov5:latest"
+    # four workers: not a yolo block (a YOLO job has one worker), the command as the article runs it
+    assert spec.spec.command == ["python", "train.py", "--img", "640", "--batch", "64", "--epochs", "100",
+                                 "--data", "coco.yaml"]
+    assert "spec.yolo" in imported.warned_fields
+
+
+def test_a_one_worker_yolov5_job_becomes_a_yolo_block() -> None:
+    text = (FIXTURES / "seed-vcjob.yaml").read_text().replace("replicas: 4", "replicas: 1").replace(
+        "minAvailable: 4", "minAvailable: 1")
+    imported = import_text(text)
+    yolo = parse_spec(imported.spec).spec.yolo
     assert yolo is not None and (yolo.imgsz, yolo.batch, yolo.epochs, yolo.data) == (640, 64, 100, "coco.yaml")
     assert "spec.yolo.model" in imported.warned_fields  # the default weights were assumed, and said so
 

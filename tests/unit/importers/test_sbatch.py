@@ -37,7 +37,7 @@ def test_gpu_forms(directives: str, gpus: int, gpu_type: str | None) -> None:
     assert resources["gpusPerWorker"] == gpus and resources.get("gpuType") == gpu_type
 
 
-def test_multi_node_torchrun_script_becomes_a_one_worker_yolo_job() -> None:
+def test_multi_node_torchrun_script_keeps_its_command() -> None:
     script = """#!/bin/bash
 #SBATCH -J weld_v8 -N 2 --ntasks-per-node=1 --gres=gpu:a100:4 -c 16 --mem=128G -t 12:00:00
 #SBATCH --partition=gpu --qos=high
@@ -49,13 +49,13 @@ srun torchrun --nnodes=2 --nproc-per-node=4 --rdzv-backend=c10d --rdzv-endpoint=
     imported = import_sbatch(script)
     spec = parse_spec(imported.spec)
     res = spec.spec.resources
-    # one worker: ultralytics trains on one node (docs/yolo.md); the import says so
-    assert (res.workers, res.gpus_per_worker, res.gpu_type, res.cpus_per_worker) == (1, 4, "a100", 16)
+    assert (res.workers, res.gpus_per_worker, res.gpu_type, res.cpus_per_worker) == (2, 4, "a100", 16)
     assert spec.spec.env == {"NCCL_IB_DISABLE": "1"} and spec.spec.time_limit == 12 * 3600
     fields = imported.warned_fields
-    assert {"#SBATCH --partition", "#SBATCH --qos", "spec.env.HEAD", "spec.resources.workers"} <= fields
+    assert {"#SBATCH --partition", "#SBATCH --qos", "spec.env.HEAD"} <= fields
     assert spec.metadata.name == "weld-v8"
-    assert spec.spec.yolo is not None and spec.spec.yolo.epochs == 120 and spec.spec.yolo.args == {"cos_lr": True}
+    assert spec.spec.yolo is None and spec.spec.command is not None  # a YOLO job has one worker
+    assert spec.spec.command[:3] == ["yolo", "detect", "train"] and "spec.yolo" in fields
 
 
 def test_yolo_from_an_apptainer_line() -> None:

@@ -6,8 +6,7 @@ from dualtrack.adapters.slurm.settings import parse_settings
 from dualtrack.broker.config import load_config
 from dualtrack.broker.domain import parse_spec_yaml
 from dualtrack.broker.images import ImageSettings
-
-from .two_tracks import REPO
+from tests.unit.yolo.two_tracks import REPO
 
 
 def test_the_yolo_config_maps_the_tiny_example_dataset_and_a_checkpoint_root() -> None:

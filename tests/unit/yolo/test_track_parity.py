@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from dualtrack.broker.domain import Job, parse_spec_yaml
-
-from .two_tracks import DIGEST, EXAMPLES, on_kubernetes, on_slurm, pinned
+from tests.unit.yolo.two_tracks import DIGEST, EXAMPLES, on_kubernetes, on_slurm, pinned
 
 FIELDS = ("workers", "gang", "gpus_per_worker", "time_limit_s", "image_digest", "argv", "datasets",
           "checkpoint_mount", "env")

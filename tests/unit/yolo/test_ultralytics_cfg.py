@@ -12,8 +12,7 @@ import pytest
 
 from dualtrack.broker.domain import Job, SpecError, parse_spec, parse_spec_yaml
 from dualtrack.broker.domain.spec import YOLO_EXTRA_ARGS
-
-from .two_tracks import EXAMPLES, on_kubernetes, on_slurm, pinned
+from tests.unit.yolo.two_tracks import EXAMPLES, on_kubernetes, on_slurm, pinned
 
 cfg: Any = pytest.importorskip("ultralytics.cfg", reason="ultralytics is not installed (pip install -e '.[yolo]')")
 
