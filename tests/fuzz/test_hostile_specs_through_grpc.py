@@ -229,6 +229,7 @@ SLURM = slurm_settings("slurm-fuzz", {"outputDir": "/var/tmp/out", "container": 
 VOLCANO = volcano_settings("kube-fuzz", {})
 
 
+@pytest.mark.exclusive
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_hostile_specs_through_grpc(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from tests.integration.kubelet.process_sim import processes_with
 from tests.integration.kubelet.yolo_env import results_rows
 from tests.integration.lifecycle.cluster import REPO, slurm_env, slurm_objects, slurm_run
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.slurm_outage]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.slurm_outage, pytest.mark.exclusive]
 EPOCHS = 5
 
 

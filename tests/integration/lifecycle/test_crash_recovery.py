@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.lifecycle.crash import run_crash
 
-pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.exclusive]
 
 
 @pytest.mark.timeout(900)  # about 2.5 min alone on 2 cores; more when other tests share the Slurm cluster

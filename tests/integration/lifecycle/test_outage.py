@@ -29,7 +29,7 @@ from tests.integration.lifecycle.cluster import (
     slurm_run,
 )
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.exclusive]
 TERMINAL = (pb.SUCCEEDED, pb.FAILED, pb.CANCELLED)
 RESERVATION = "dt-lifecycle-outage"
 PENDING_TIMEOUT = 8

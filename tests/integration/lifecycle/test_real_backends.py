@@ -67,6 +67,7 @@ def _node_of(env: dict[str, str], name: str) -> str:
     return ""
 
 
+@pytest.mark.exclusive
 def test_a_node_failure_on_slurm_is_retried_and_attempt_2_succeeds(client: Client, slurm: dict[str, str]) -> None:
     """The cluster has JobRequeue=1; the adapter renders --no-requeue so the failure reaches the broker's retry
     policy instead of Slurm requeueing the job itself. The test also sets requeue=0 on the job explicitly, so

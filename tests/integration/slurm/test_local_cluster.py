@@ -173,6 +173,7 @@ def test_estimate_start_is_near_now(backend: SlurmBackend) -> None:
     assert estimate is not None and abs(estimate - time.time()) < 3600
 
 
+@pytest.mark.exclusive
 @pytest.mark.slow
 def test_unreachable_controller_raises_backend_unavailable(slurm_env: dict[str, str]) -> None:
     backend = from_config("slurm-down", cli_settings(slurm_env, commandTimeout=20))

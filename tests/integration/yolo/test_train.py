@@ -72,6 +72,7 @@ def _checkpoint_epoch(path: Path) -> int | None:
         return None  # being written
 
 
+@pytest.mark.exclusive
 def test_a_node_failure_after_epoch_two_resumes_at_epoch_three(yolo_broker: YoloBroker) -> None:
     job = yolo_broker.submit(yolo_spec("yolo-it-resume", epochs=5))
     running = yolo_broker.wait(job.id, lambda j: j.state == pb.RUNNING or j.state in TERMINAL, timeout=600)
