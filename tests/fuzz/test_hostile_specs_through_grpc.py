@@ -44,6 +44,9 @@ from dualtrack.broker.domain.launch import EnvRef, job_argv
 from dualtrack.v1 import broker_pb2 as pb
 from tests.inprocess import InProcessBroker
 
+# the whole suite is hypothesis-driven and timed (health prober, generation deadlines): run it alone
+pytestmark = pytest.mark.exclusive
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("DUALTRACK_FUZZ_EXAMPLES", "10000"))
 HEALTH_DEADLINE = 0.100
@@ -229,7 +232,6 @@ SLURM = slurm_settings("slurm-fuzz", {"outputDir": "/var/tmp/out", "container": 
 VOLCANO = volcano_settings("kube-fuzz", {})
 
 
-@pytest.mark.exclusive
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_hostile_specs_through_grpc(tmp_path: Path) -> None:
