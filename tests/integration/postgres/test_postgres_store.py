@@ -7,10 +7,13 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from dualtrack.broker.domain import JobState, Placement
 from dualtrack.broker.store import Changes, NewJob, SqlJobStore
+from dualtrack.broker.store.sql import MIGRATIONS
 from tests.contract.store_contract import StoreContract, spec
 
 pytestmark = pytest.mark.postgres
@@ -24,11 +27,20 @@ class TestPostgresStore(StoreContract):
         store.close()
 
 
+def head_revision() -> str:
+    """The newest Alembic revision the store migrates to."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
 def test_migration_is_idempotent_on_postgres(pg_database: str) -> None:
     SqlJobStore(pg_database).close()
     store = SqlJobStore(pg_database)
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
     store.close()
 
 

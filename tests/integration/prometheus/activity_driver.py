@@ -22,7 +22,7 @@ import threading
 import time
 from collections import Counter
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 
@@ -32,6 +32,7 @@ from dualtrack.broker.domain import (
     BackendPhase,
     BackendRef,
     ClusterSnapshot,
+    ControllerHealth,
     FailureKind,
     Job,
     JobState,
@@ -117,12 +118,22 @@ class Driver:
             self.metrics.reconciler_step(step, time.perf_counter() - started, error=failed)
         for backend in self.backends.values():
             try:
-                self.metrics.observe_snapshot(backend.snapshot())
+                self.metrics.observe_snapshot(self._with_controller(backend.track, backend.snapshot()))
             except BackendUnavailable as error:
                 self.metrics.observe_snapshot(ClusterSnapshot.down(backend.name, backend.kind, time.time(),
                                                                    str(error)))
         down = ClusterSnapshot.down("slurm-b", "slurm", time.time(), "connection refused")
         self.metrics.observe_snapshot(down)
+
+    def _with_controller(self, track: str, snapshot: ClusterSnapshot) -> ClusterSnapshot:
+        """What a Slurm adapter reports of its controller (ping and diag), so the controller panels have data."""
+        if track != "slurm":
+            return snapshot
+        health = ControllerHealth(up=True, latency_s=self.rng.uniform(0.005, 0.05),
+                                  controllers=((f"{snapshot.backend}-ctl", True),),
+                                  schedule_last_cycle_s=self.rng.uniform(0.001, 0.01), schedule_mean_cycle_s=0.005,
+                                  backfill_last_cycle_s=self.rng.uniform(0.01, 0.1), backfill_mean_cycle_s=0.05)
+        return replace(snapshot, controller=health)
 
     def _place(self, tracked: Tracked, exclude: str = "") -> str:
         total = tracked.job.spec.spec.resources.gpus_per_worker
