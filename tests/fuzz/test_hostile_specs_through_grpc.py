@@ -32,8 +32,9 @@ import pytest
 import yaml
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from dualtrack.adapters.slurm.render import build_request, script_text
 from dualtrack.adapters.slurm.settings import parse_settings as slurm_settings
@@ -291,19 +292,18 @@ def test_hostile_specs_through_grpc(tmp_path: Path) -> None:
 
 
 def test_the_generator_produces_each_trick() -> None:
-    """The hostile tricks are reachable (a broken strategy would make the fuzz test vacuous)."""
-    seen: set[str] = set()
-
-    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
-    @given(documents())
-    def sample(text: str) -> None:
-        for marker in ("*b", "[[[[", "9999999999", "!!", "kind: TrainingJob\nkind"):
-            if marker in text:
-                seen.add(marker)
-
-    sample()
-    assert len(seen) >= 4, seen
+    """The hostile tricks are reachable (a broken strategy would make the fuzz test vacuous): hypothesis
+    searches for a document carrying each trick; at least four of the five must be found."""
+    found: set[str] = set()
+    for marker in ("*b", "[[[[", "9999999999", "!!", "kind: TrainingJob\nkind"):
+        try:
+            find(documents(), lambda text, m=marker: m in text,
+                 settings=settings(max_examples=2000, derandomize=True, database=None, deadline=None,
+                                   suppress_health_check=list(HealthCheck)))
+            found.add(marker)
+        except NoSuchExample:
+            pass
+    assert len(found) >= 4, found
 
 
 _ = datetime  # st.dates() values reach the YAML as timestamps

@@ -83,7 +83,8 @@ def test_a_slurm_outage_moves_the_run_to_kubernetes_which_resumes(make_dual: Cal
                 pass
     events = "\n".join(dual.events(job_id))
     assert final.state == pb.SUCCEEDED and final.backend == KUBE, (final.reason, events)
-    assert saved == 2, f"the Slurm attempt was frozen after {saved} epochs"
+    # frozen once epoch 2 is on disk; on a loaded machine epoch 3 may land before the SIGSTOPs do
+    assert 2 <= saved < EPOCHS, f"the Slurm attempt was frozen after {saved} epochs"
     assert f"resuming from epoch {saved + 1} of {EPOCHS}" in events, events
     assert f"{SLURM} has been down for more than 5 s" in events and moved.attempt == 2
     rows = results_rows(run_dir)
