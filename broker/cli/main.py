@@ -17,7 +17,7 @@ import typer
 
 from dualtrack.broker.cli import completion, output
 from dualtrack.broker.cli.connect import AddressOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, TokenOpt, broker
-from dualtrack.broker.cli.output import Format, console, errors, fail
+from dualtrack.broker.cli.output import Format, OutputOpt, console, errors, fail
 from dualtrack.client import DualtrackError, pb, state_name, state_value
 
 app = typer.Typer(
@@ -28,7 +28,6 @@ app = typer.Typer(
     add_completion=True,
 )
 
-OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table, json or yaml.")]
 TrackOpt = Annotated[str, typer.Option("--track", "-t", help="auto, kubernetes or slurm (overrides the spec).",
                                        autocompletion=completion.tracks)]
 JobIdArg = Annotated[str, typer.Argument(help="Job id.", autocompletion=completion.job_ids)]

@@ -13,9 +13,7 @@ import typer
 
 from dualtrack.broker.cli import completion, output
 from dualtrack.broker.cli.connect import AddressOpt, TlsCaOpt, TlsCertOpt, TlsKeyOpt, TokenOpt, broker
-from dualtrack.broker.cli.output import Format, console
-
-OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table, json or yaml.")]
+from dualtrack.broker.cli.output import Format, OutputOpt, console
 
 
 def migrate(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -28,6 +28,10 @@ class Format(StrEnum):
     table = "table"
     json = "json"
     yaml = "yaml"
+
+
+# the -o option every data verb takes (main.py and the sub-command modules)
+OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table, json or yaml.")]
 
 
 STATE_STYLE = {
