@@ -13,19 +13,17 @@ checkpoints the broker cannot see (a command job, no checkpoint root, a folder i
 
 from __future__ import annotations
 
-import pickle
-import zipfile
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dualtrack.adapters.base import Backend, CheckpointHolder
 from dualtrack.broker.domain import Job
 from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, host_run_dir, yolo_run
+from dualtrack.broker.jobside import fence as fence_module
+from dualtrack.broker.jobside.fence import FENCE_FILE, FENCE_FOLDER, fenced_attempt, read_checkpoint_fields
 
 LAST_CHECKPOINT = "weights/last.pt"
-_SAFE_BUILTINS = {("collections", "OrderedDict"), ("builtins", "set"), ("builtins", "frozenset"),
-                  ("builtins", "slice"), ("builtins", "complex"), ("datetime", "datetime")}
 
 
 class CheckpointUnreadable(ValueError):
@@ -54,40 +52,12 @@ class CheckpointInfo:
         return self.epoch + 2
 
 
-class _Inert:
-    """Stands in for any class a checkpoint names (models, tensors, namespaces)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args = args
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Inert:
-        return _Inert(*args)
-
-
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _SAFE_BUILTINS:
-            return super().find_class(module, name)
-        return _Inert
-
-    def persistent_load(self, pid: Any) -> Any:
-        return None  # tensor storages stay in the archive
-
-
 def read_checkpoint(path: Path) -> CheckpointInfo:
     """Read ``epoch``, ``train_args.epochs`` and whether ``optimizer`` is set. Raises CheckpointUnreadable."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
-            if name is None:
-                raise CheckpointUnreadable(f"{path}: no data.pkl (not a torch checkpoint)")
-            with archive.open(name) as raw:
-                data = _Unpickler(raw).load()
-    except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError) as exc:
-        raise CheckpointUnreadable(f"{path}: {exc}") from exc
+        data = read_checkpoint_fields(str(path))
+    except ValueError as exc:
+        raise CheckpointUnreadable(str(exc)) from exc
     if not isinstance(data, dict) or not isinstance(data.get("epoch"), int):
         raise CheckpointUnreadable(f"{path}: no integer 'epoch' (not an ultralytics checkpoint)")
     train_args = data.get("train_args")
@@ -178,3 +148,46 @@ def latest_checkpoint(job: Job, backend: Backend | None) -> Checkpoint | None:
     except CheckpointUnreadable:
         done = None
     return Checkpoint(path, written, done if done and done > 0 else None)
+
+
+def write_fence(job: Job, backend: Backend) -> str | None:
+    """Fence the run folder for this attempt of a YOLO job (docs/yolo.md#fence): put the job-side hook
+    (``dualtrack.broker.jobside.fence``) in ``<run>/.dualtrack/sitecustomize.py`` and raise the attempt number
+    in ``<run>/.dualtrack/attempt`` to ``job.attempt`` (never lower it). Returns None when fenced, else why not
+    (a command job, a run folder the broker cannot see or write); never raises."""
+    host = output_dir(job, backend)
+    if host is None:
+        return "no run folder under a checkpoint root of this backend"
+    root = Path(getattr(backend, "checkpoint_root", "") or "/")
+    try:
+        if not root.is_dir():
+            return f"its checkpoint root {root} is not visible to the broker"
+        folder = Path(host) / FENCE_FOLDER
+        _make_folders(folder, root)
+        hook = Path(fence_module.__file__).read_bytes()
+        target = folder / "sitecustomize.py"
+        if not target.is_file() or target.read_bytes() != hook:
+            _replace(target, hook)
+        current = fenced_attempt(str(folder.parent))
+        if current is None or current < job.attempt:
+            _replace(folder / FENCE_FILE, f"{job.attempt}\n".encode())
+    except OSError as exc:
+        return f"cannot write its fence: {exc}"
+    return None
+
+
+def _make_folders(folder: Path, root: Path) -> None:
+    """Create ``folder`` and its missing parents below ``root`` with the root's permission bits, so that the
+    job, which may run as another user than the broker, can write its run folder as it could the root."""
+    missing = [p for p in (folder, *folder.parents) if p != root and root in p.parents and not p.exists()]
+    mode = root.stat().st_mode & 0o7777
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        os.chmod(path, mode)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a reader sees the old or the new content, never a part)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

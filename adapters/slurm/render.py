@@ -26,7 +26,7 @@ from dualtrack.adapters.base import SubmitRejected
 from dualtrack.adapters.slurm.settings import DEFAULT_DATASET_MOUNT, SlurmSettings
 from dualtrack.broker.domain import Job, Placement
 from dualtrack.broker.domain.image import digest_of, sif_filename
-from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, job_argv, render_shell
+from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, attempt_env, job_argv, render_shell
 from dualtrack.broker.domain.spec import TopologyMode, TopologyTier
 
 MIB = 1024**2
@@ -174,7 +174,7 @@ def body_for(job: Job, settings: SlurmSettings) -> str:
         *env_lines,
         f"export MASTER_ADDR MASTER_PORT={settings.master_port}",
         'export WORLD_SIZE="$SLURM_NNODES" NNODES="$SLURM_NNODES"',
-        f"export DUALTRACK_JOB_ID={shlex.quote(job.id)} DUALTRACK_ATTEMPT={job.attempt}",
+        "export " + " ".join(f"{key}={shlex.quote(value)}" for key, value in attempt_env(job).items()),
         '"$DUALTRACK_SRUN" --export=ALL --ntasks-per-node=1 --kill-on-bad-exit=1 /bin/bash -c '
         + shlex.quote(per_task),
         "",

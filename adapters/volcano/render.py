@@ -27,7 +27,13 @@ import yaml
 
 from dualtrack.adapters.volcano.settings import VolcanoSettings
 from dualtrack.broker.domain import Job, Placement
-from dualtrack.broker.domain.launch import CHECKPOINT_MOUNT, RENDEZVOUS_ENV, job_argv, render_kubernetes
+from dualtrack.broker.domain.launch import (
+    CHECKPOINT_MOUNT,
+    RENDEZVOUS_ENV,
+    attempt_env,
+    job_argv,
+    render_kubernetes,
+)
 
 API_VERSION = "batch.volcano.sh/v1alpha1"
 KIND = "Job"
@@ -66,9 +72,12 @@ def job_labels(job: Job) -> dict[str, str]:
 def _env(job: Job, settings: VolcanoSettings) -> list[dict[str, Any]]:
     spec = job.spec.spec
     workers = str(spec.resources.workers)
+    ours = attempt_env(job)
     env: list[dict[str, Any]] = [
-        {"name": k, "value": v.replace("$(", "$$(")} for k, v in spec.env.items() if k not in RENDEZVOUS_ENV
+        {"name": k, "value": v.replace("$(", "$$(")} for k, v in spec.env.items()
+        if k not in RENDEZVOUS_ENV and k not in ours
     ]
+    env += [{"name": k, "value": v.replace("$(", "$$(")} for k, v in ours.items()]
     env += [
         {"name": "MASTER_ADDR", "value": f"{job.object_name}-{TASK_NAME}-0.{job.object_name}"},
         {"name": "MASTER_PORT", "value": str(settings.master_port)},

@@ -63,6 +63,39 @@ def host_run_dir(run: YoloRun, checkpoint_root: str) -> str | None:
     return f"{checkpoint_root.rstrip('/')}/{run.run_dir[len(prefix):]}"
 
 
+FENCE_PATH_SUFFIX = "/.dualtrack"  # the run folder's job-side hook, first on a YOLO job's PYTHONPATH
+ATTEMPT_ENV = ("DUALTRACK_JOB_ID", "DUALTRACK_ATTEMPT", "DUALTRACK_RUN_DIR", "DUALTRACK_RESUME_FROM")
+
+
+def attempt_env(job: Job) -> dict[str, str]:
+    """The variables an adapter sets for every worker of this attempt, after the spec's own ``env`` (these win):
+    ``DUALTRACK_JOB_ID`` and ``DUALTRACK_ATTEMPT``; for a YOLO job also the attempt fence's (docs/yolo.md#fence):
+    ``DUALTRACK_RUN_DIR``, ``PYTHONPATH`` (``<run dir>/.dualtrack``, then the spec's own PYTHONPATH if any; an
+    image's PYTHONPATH is replaced) and, for an attempt that resumes, ``DUALTRACK_RESUME_FROM``."""
+    env = {"DUALTRACK_JOB_ID": job.id, "DUALTRACK_ATTEMPT": str(job.attempt)}
+    run = yolo_run(job)
+    if run is None:
+        return env
+    own = job.spec.spec.env.get("PYTHONPATH")
+    env["DUALTRACK_RUN_DIR"] = run.run_dir
+    env["PYTHONPATH"] = run.run_dir + FENCE_PATH_SUFFIX + (f":{own}" if own else "")
+    if run.resume:
+        env["DUALTRACK_RESUME_FROM"] = run.resume
+    return env
+
+
+def users_env_value(name: str, value: str) -> str | None:
+    """What the user set for a variable ``attempt_env`` rendered (for importers reading an artefact back): None
+    for the broker's own variables, PYTHONPATH without the fence folder, anything else unchanged."""
+    if name in ATTEMPT_ENV:
+        return None
+    if name == "PYTHONPATH":
+        first, _, rest = value.partition(":")
+        if first.endswith(FENCE_PATH_SUFFIX):
+            return rest or None
+    return value
+
+
 def resolve_data(data: str) -> str:
     """``yolo.data`` as the container sees it: inside a dataset -> ``/datasets/<data>``, else unchanged."""
     return f"{DATASET_MOUNT}/{data}" if yolo_data_dataset(data) is not None else data

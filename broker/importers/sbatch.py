@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+from dualtrack.broker.domain.launch import users_env_value
 from dualtrack.broker.importers.base import (
     PLACEHOLDER_IMAGE,
     Imported,
@@ -34,8 +35,7 @@ FLAGS = {"no-requeue", "requeue", "exclusive", "quiet", "hold", "wait", "parsabl
 USED = {"job-name", "nodes", "ntasks", "ntasks-per-node", "cpus-per-task", "mem", "mem-per-cpu", "time", "gres",
         "gpus", "gpus-per-node", "gpus-per-task", "switches", "comment"}
 DUALTRACK_OWN = {"output", "chdir", "export", "no-requeue", "partition", "qos", "account"}  # rendered from settings
-ENV_SKIP = {"PATH", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NNODES", "NODE_RANK", "DUALTRACK_JOB_ID",
-            "DUALTRACK_ATTEMPT"}
+ENV_SKIP = {"PATH", "MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NNODES", "NODE_RANK"}
 LAUNCHERS = ("srun", "torchrun", "python", "python3", "yolo", "apptainer", "singularity", "accelerate", "deepspeed",
              "mpirun", "bash", "sh")
 SRUN_FLAGS = {"--kill-on-bad-exit", "--exclusive", "--overlap", "--unbuffered", "-u", "-l", "--label",
@@ -282,7 +282,9 @@ def _exports(words: list[str], env: dict[str, str], imported: Imported, rendered
             if not rendered:
                 imported.warn(f"spec.env.{name}", f"{value!r} depends on the shell; not carried over")
             continue
-        env[name] = value
+        own = users_env_value(name, value)
+        if own is not None:
+            env[name] = own
 
 
 def _program(words: list[str], imported: Imported) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dualtrack.broker.domain.launch import users_env_value
 from dualtrack.broker.domain.quantity import parse_memory
 from dualtrack.broker.importers.base import Imported, dns_name, empty_spec, format_memory, format_seconds
 from dualtrack.broker.importers.base import gpu_type_from_product as product_type
@@ -217,7 +218,9 @@ def _env(entries: list[dict[str, Any]], imported: Imported, where: str) -> dict[
         if name in RENDEZVOUS_ENV:
             continue  # dualtrack sets the rendezvous itself
         if "value" in entry:
-            env[name] = str(entry["value"]).replace("$$(", "$(")
+            value = users_env_value(name, str(entry["value"]).replace("$$(", "$("))
+            if value is not None:
+                env[name] = value
         else:
             imported.warn(f"{where}[{name}]", "valueFrom (secrets, config maps, fields) is not carried over")
     return env

@@ -17,7 +17,7 @@ from collections import defaultdict
 from concurrent.futures import Executor
 
 from dualtrack.adapters.base import Backend, BackendUnavailable, SubmitRejected
-from dualtrack.broker.checkpoints import resume_point
+from dualtrack.broker.checkpoints import resume_point, write_fence
 from dualtrack.broker.domain import Job, JobState
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.reconciler.images import ImageNotReady, prepare_image
@@ -78,11 +78,16 @@ def _submit(cycle: Cycle, job: Job, backend: Backend) -> None:
     assert job.placement is not None
     attempt_job, note = job, ""
     if job.spec.spec.yolo is not None:
+        unfenced = write_fence(job, backend)  # before the resume point: a replaced attempt stops writing first
+        if unfenced is not None:
+            log.info("attempt %d of %s runs without a fence: %s", job.attempt, job.id, unfenced)
         point, why = resume_point(job, backend)
         if point is not None:
             attempt_job, note = job.evolve(resume_from=point.container_path), f"; {why}"
         elif job.attempt > 1:
             note = f"; starting the run anew: {why}"
+        if unfenced is not None and job.attempt > 1:
+            note += f"; no attempt fence ({unfenced})"
     try:
         ref = backend.submit(attempt_job, job.placement)
     except SubmitRejected as exc:

@@ -76,11 +76,12 @@ def on_slurm(job: Job) -> Rendered:
     binds = [runner[i + 1] for i, word in enumerate(runner) if word == "--bind"]
     datasets = {b.split(":")[1]: "ro" for b in binds if b.endswith(":ro")}
     env = {}
-    plumbing = ("export PATH=", "export MASTER", "export WORLD_SIZE", "export DUALTRACK")
+    plumbing = ("export PATH=", "export MASTER", "export WORLD_SIZE")
     for line in lines:
         if line.startswith("export ") and "=" in line and not line.startswith(plumbing):
-            key, value = line.removeprefix("export ").split("=", 1)
-            env[key] = shlex.split(value)[0] if value else ""
+            for word in shlex.split(line.removeprefix("export ")):
+                key, _, value = word.partition("=")
+                env[key] = value
     sif = runner[1]
     return Rendered(
         workers=request.nodes, gang=request.nodes, gpus_per_worker=_gres_count(request.gres),
