@@ -4,10 +4,11 @@ no second copy of it runs on Slurm after slurmctld returns.
 
 "Unavailable" is the whole cluster cut off: slurmctld is stopped (``scripts/slurm/stop.sh slurmctld``) and the
 attempt's processes on its node are frozen (SIGSTOP), as on a node behind a network partition; otherwise
-slurmd would keep training the old attempt into the same run directory during the outage (docs/lifecycle.md,
-"Known windows"). The broker marks Slurm down, reroutes after ``downRerouteAfter`` (5 s here), and the
-Kubernetes attempt resumes from ``last.pt``. slurmctld is restarted as soon as the job has moved (and in
-``finally``, always): the zombie step then cancels the old attempt, whose frozen processes slurmd kills.
+the broker would see nothing of the cut. The broker marks Slurm down, reroutes after ``downRerouteAfter`` (5 s
+here), and the Kubernetes attempt resumes from ``last.pt``. Once it runs, the partition heals: the frozen
+processes continue, and the attempt fence (docs/yolo.md#fence) must stop them at their next write into the run
+directory, which the Slurm output file shows. Then slurmctld is restarted (and in ``finally``, always): the
+zombie step cancels the old attempt.
 
 This test stops the SHARED slurmctld for about a minute: other engineers' Slurm commands fail meanwhile.
 Run it rarely (marker ``slurm_outage``; deselect with ``-m 'not slurm_outage'``)."""
@@ -15,6 +16,7 @@ Run it rarely (marker ``slurm_outage``; deselect with ``-m 'not slurm_outage'``)
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -32,6 +34,7 @@ from tests.integration.lifecycle.cluster import REPO, slurm_env, slurm_objects, 
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.slurm_outage, pytest.mark.exclusive]
 EPOCHS = 5
+FENCED = "attempt 1 stops: attempt 2 has taken over"  # the job-side fence's words (docs/yolo.md#fence)
 
 
 def _epochs_saved(run_dir: Path) -> int:
@@ -40,6 +43,25 @@ def _epochs_saved(run_dir: Path) -> int:
         return read_checkpoint(run_dir / "weights" / "last.pt").epoch + 1
     except (CheckpointUnreadable, OSError):
         return 0
+
+
+def _slurm_output(dual: DualTrack, job_id: str) -> str:
+    """The output file of the job's first Slurm attempt (sbatch --output=<outputDir>/slurm-%j.out)."""
+    found = re.search(rf"submitted to {SLURM} as (\d+)", "\n".join(dual.events(job_id)))
+    folder = (slurm_env() or os.environ).get("DUALTRACK_SLURM_OUTPUT_DIR", "/var/tmp/dualtrack-slurm/output")
+    try:
+        return (Path(folder) / f"slurm-{found.group(1)}.out").read_text(errors="replace") if found else ""
+    except OSError:
+        return ""
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
 
 
 def _restart_slurmctld() -> None:
@@ -69,7 +91,11 @@ def test_a_slurm_outage_moves_the_run_to_kubernetes_which_resumes(make_dual: Cal
         saved = _epochs_saved(run_dir)
         subprocess.run([str(REPO / "scripts/slurm/stop.sh"), "slurmctld"], check=True, capture_output=True)
         stopped = True
-        moved = dual.wait(job_id, lambda j: j.backend == KUBE and j.attempt == 2, 240, "the reroute to Kubernetes")
+        moved = dual.wait(job_id, lambda j: j.backend == KUBE and j.attempt == 2 and j.state == pb.RUNNING, 600,
+                          "the resumed attempt running on Kubernetes")
+        for pid in frozen:  # the partition heals before the controller returns: the fence must stop attempt 1
+            os.kill(pid, signal.SIGCONT)
+        fenced = _wait_for(lambda: FENCED in _slurm_output(dual, job_id), 600)
         _restart_slurmctld()
         stopped = False
         final = dual.wait(job_id, lambda j: j.state in TERMINAL, 1200, "the resumed run on Kubernetes")
@@ -87,6 +113,7 @@ def test_a_slurm_outage_moves_the_run_to_kubernetes_which_resumes(make_dual: Cal
     assert 2 <= saved < EPOCHS, f"the Slurm attempt was frozen after {saved} epochs"
     assert f"resuming from epoch {saved + 1} of {EPOCHS}" in events, events
     assert f"{SLURM} has been down for more than 5 s" in events and moved.attempt == 2
+    assert fenced, f"the thawed Slurm attempt never reported {FENCED!r}:\n{_slurm_output(dual, job_id)[-3000:]}"
     rows = results_rows(run_dir)
     assert [int(float(r.split(",")[0])) for r in rows] == list(range(1, EPOCHS + 1)), rows
     env = slurm_env()
