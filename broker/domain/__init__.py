@@ -21,6 +21,7 @@ from dualtrack.broker.domain.job import (
 from dualtrack.broker.domain.migration import MigrationRequest
 from dualtrack.broker.domain.placement import (
     CandidateEvaluation,
+    EncodedExplanation,
     Explanation,
     FilterStatus,
     FilterVerdict,
@@ -45,6 +46,7 @@ __all__ = [
     "CandidateEvaluation",
     "ClusterSnapshot",
     "ControllerHealth",
+    "EncodedExplanation",
     "EventType",
     "Explanation",
     "FailureKind",

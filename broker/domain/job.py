@@ -16,7 +16,7 @@ from typing import Any
 
 from dualtrack.broker.domain.backend import BackendRef
 from dualtrack.broker.domain.migration import MigrationRequest
-from dualtrack.broker.domain.placement import Explanation, Placement
+from dualtrack.broker.domain.placement import EncodedExplanation, Explanation, Placement
 from dualtrack.broker.domain.spec import JobSpec
 
 
@@ -103,6 +103,31 @@ def parse_backend_object_name(name: str) -> tuple[str, int] | None:
     return job_id, int(attempt)
 
 
+class _LazyExplanation:
+    """``Job.explanation``: takes an ``Explanation``, None, or an ``EncodedExplanation`` (the store's JSON
+    text), and decodes the latter at the first read, once (the decoded value replaces the text). Reading
+    always gives ``Explanation | None``; the job stays immutable (assignment still raises)."""
+
+    _slot = "_explanation"
+
+    def __get__(self, job: object, owner: type | None = None) -> Explanation | None:
+        if job is None:
+            return None  # the dataclass field's default
+        value = job.__dict__[self._slot]
+        if isinstance(value, EncodedExplanation):
+            value = value.decode()
+            job.__dict__[self._slot] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, job: object, value: Explanation | EncodedExplanation | None) -> None:
+        job.__dict__[self._slot] = value  # only the dataclass __init__ gets here: Job is frozen
+
+    @classmethod
+    def stored(cls, job: object) -> Explanation | EncodedExplanation | None:
+        """The value as held, without decoding it."""
+        return job.__dict__[cls._slot]  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Job:
     """The broker's record of one job. Immutable: the store returns a new value after every change."""
@@ -114,7 +139,8 @@ class Job:
     backend: str | None = None
     backend_ref: BackendRef | None = None
     placement: Placement | None = None
-    explanation: Explanation | None = None
+    # why it went where it went; the store passes it encoded, decoded at the first read (_LazyExplanation)
+    explanation: _LazyExplanation = _LazyExplanation()
     image_ref: str | None = None  # the digest-pinned image, once resolved
     reason: str = ""
     exit_code: int | None = None
@@ -141,7 +167,14 @@ class Job:
     def object_name(self) -> str:
         return backend_object_name(self.id, self.attempt)
 
+    @property
+    def explanation_decoded(self) -> bool:
+        """False while the explanation is still the store's encoded text (nothing has read it yet)."""
+        return not isinstance(_LazyExplanation.stored(self), EncodedExplanation)
+
     def evolve(self, **changes: Any) -> Job:
+        """A copy with ``changes``; an explanation not read yet is carried over still encoded."""
+        changes.setdefault("explanation", _LazyExplanation.stored(self))
         return replace(self, **changes)
 
 
