@@ -1,4 +1,5 @@
-"""Rows <-> domain values for the SQL store. Parsed specs are cached by job id (a spec never changes)."""
+"""Rows <-> domain values for the SQL store. Parsed specs are cached by job id (a spec never changes); a
+placement explanation stays encoded on the job until someone reads it (``EncodedExplanation``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from dualtrack.broker.domain import (
     BackendRef,
+    EncodedExplanation,
     EventType,
     Explanation,
     Job,
@@ -65,7 +67,7 @@ def job_from_row(row: Mapping[Any, Any], specs: SpecCache) -> Job:
     if row["backend"] and row["backend_native_id"]:
         ref = BackendRef(row["backend"], row["backend_object_name"] or "", row["backend_native_id"])
     placement = Placement.from_dict(row["placement"]) if row["placement"] else None
-    explanation = Explanation.from_dict(row["explanation"]) if row["explanation"] else None
+    explanation = explanation_from_column(row["explanation"])
     return Job(
         id=row["id"],
         spec=spec,
@@ -86,6 +88,16 @@ def job_from_row(row: Mapping[Any, Any], specs: SpecCache) -> Job:
         excluded_backends=tuple(row["excluded_backends"] or ()),
         migration=MigrationRequest.from_dict(row["migration"]) if row.get("migration") else None,
     )
+
+
+def explanation_from_column(raw: str | Mapping[str, Any] | None) -> Explanation | EncodedExplanation | None:
+    """The explanation column as read with ``explanation_text`` (JSON text, or ``null`` where a job has none):
+    encoded, so that it is decoded only when read. A driver that decodes JSON itself gives a mapping."""
+    if raw is None or raw == "null":
+        return None
+    if isinstance(raw, str):
+        return EncodedExplanation(raw)
+    return Explanation.from_dict(dict(raw))
 
 
 def event_from_row(row: Mapping[Any, Any]) -> JobEvent:

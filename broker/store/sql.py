@@ -22,7 +22,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, Text, cast, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -48,6 +48,10 @@ from dualtrack.broker.store.codec import SpecCache, canonical_json, event_from_r
 from dualtrack.broker.store.schema import job_events, jobs, leases
 
 log = logging.getLogger(__name__)
+# What a Job is built from: every column but the submitted text and its hash (only ``spec_yaml`` and
+# idempotency read those), with the explanation as its JSON text, decoded only when someone reads it.
+JOB_COLUMNS = (*(c for c in jobs.c if c.name not in ("spec_yaml", "spec_hash", "explanation")),
+               cast(jobs.c.explanation, Text).label("explanation"))
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The PostgreSQL advisory lock every event-writing transaction takes (see ``_order_events``).
 EVENT_ORDER_LOCK = 0x64745F6576  # "dt_ev"
@@ -123,6 +127,9 @@ class SqlJobStore:
         self._write_lock_path = f"{database}.writelock" if database and database != ":memory:" else None
         migrate(self._engine)
         self._specs = SpecCache()
+        # the jobs ``active`` returned last, by id: reused while their version is unchanged (see ``active``)
+        self._active_jobs: dict[str, Job] = {}
+        self._cache_lock = threading.Lock()
         self._changed = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
         self._group_max = group_commit_max
@@ -243,7 +250,8 @@ class SqlJobStore:
             if key is not None:
                 existing = keys_in_batch.get(key)
                 if existing is None:
-                    row = conn.execute(select(jobs).where(jobs.c.idempotency_key == key)).mappings().first()
+                    row = conn.execute(select(jobs.c.id, jobs.c.spec_hash)
+                                       .where(jobs.c.idempotency_key == key)).mappings().first()
                     if row is not None:
                         existing = (row["id"], row["spec_hash"])
                 if existing is not None:
@@ -278,7 +286,7 @@ class SqlJobStore:
 
     # -- reads ---------------------------------------------------------------------------------
     def _get(self, conn: Connection, job_id: str) -> Job:
-        row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
+        row = conn.execute(select(*JOB_COLUMNS).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise JobNotFound(job_id)
         return job_from_row(row, self._specs)
@@ -288,16 +296,36 @@ class SqlJobStore:
             return self._get(conn, job_id)
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
-        """The jobs among ``job_ids`` that exist, by id (unknown ids are left out)."""
-        found: dict[str, Job] = {}
+        """The jobs among ``job_ids`` that exist, by id (unknown ids are left out). Jobs unchanged since the
+        last ``active`` read are not decoded again (see ``_decoded``)."""
         unique = list(dict.fromkeys(job_ids))
+        keys: list[Row[Any]] = []
         with self._engine.connect() as conn:
             for start in range(0, len(unique), 500):
                 chunk = unique[start:start + 500]
-                for row in conn.execute(select(jobs).where(jobs.c.id.in_(chunk))).mappings():
-                    job = job_from_row(row, self._specs)
-                    found[job.id] = job
-        return found
+                keys += conn.execute(select(jobs.c.id, jobs.c.version, jobs.c.state).where(jobs.c.id.in_(chunk)))
+            return {job.id: job for job in self._decoded(conn, keys)}
+
+    def _decoded(self, conn: Connection, keys: Sequence[Row[Any]]) -> list[Job]:
+        """The jobs named by ``keys`` (rows of id, version, state), in order. A job whose version and state
+        match the one ``active`` last returned is that same value (the store bumps the version with every
+        change, so its columns are the same); the others are read and decoded (500 per query). A job that
+        changed between the two reads comes back as it is now."""
+        cached = self._active_jobs
+        out: dict[str, Job | None] = {}
+        missing: list[str] = []
+        for job_id, version, state in keys:
+            job = cached.get(job_id)
+            if job is not None and job.version == version and job.state.value == state:
+                out[job_id] = job
+            else:
+                out[job_id] = None
+                missing.append(job_id)
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            for row in conn.execute(select(*JOB_COLUMNS).where(jobs.c.id.in_(chunk))).mappings():
+                out[row["id"]] = job_from_row(row, self._specs)
+        return [job for job in out.values() if job is not None]
 
     def spec_yaml(self, job_id: str) -> str:
         """The YAML the user submitted; for a typed (proto) submission, the canonical YAML of the spec."""
@@ -317,7 +345,7 @@ class SqlJobStore:
         page_token: str = "",
     ) -> JobPage:
         page_size = max(1, min(page_size, 1000))
-        query = select(jobs)
+        query = select(*JOB_COLUMNS)
         if tenant:
             query = query.where(jobs.c.tenant == tenant)
         if states:
@@ -334,9 +362,20 @@ class SqlJobStore:
         return JobPage(found, token)
 
     def active(self, states: Sequence[JobState]) -> list[Job]:
-        query = select(jobs).where(jobs.c.state.in_([s.value for s in states])).order_by(jobs.c.id)
+        """Every job in ``states``, oldest first. The reconciler calls this every cycle for thousands of jobs
+        of which few changed: it reads (id, version, state) of each, and decodes only the jobs that are new or
+        changed since the previous call; the others are the values it returned then (immutable, so safe to
+        share). Remembers the jobs it returns, forgetting those that left ``states``."""
+        wanted = {s.value for s in states}
+        query = select(jobs.c.id, jobs.c.version, jobs.c.state).where(jobs.c.state.in_(sorted(wanted)))
         with self._engine.connect() as conn:
-            return [job_from_row(r, self._specs) for r in conn.execute(query).mappings()]
+            keys = conn.execute(query.order_by(jobs.c.id)).all()
+            found = [job for job in self._decoded(conn, keys) if job.state.value in wanted]
+        with self._cache_lock:
+            kept = {i: j for i, j in self._active_jobs.items() if j.state.value not in wanted}
+            kept.update((job.id, job) for job in found)
+            self._active_jobs = kept  # swapped whole: readers of the old dict are not disturbed
+        return found
 
     def events(self, *, after_seq: int = 0, job_id: str | None = None, limit: int = 1000) -> list[JobEvent]:
         query = select(job_events).where(job_events.c.seq > after_seq)

@@ -13,10 +13,15 @@ import pytest
 
 from dualtrack.broker.domain import (
     BackendRef,
+    CandidateEvaluation,
+    Explanation,
+    FilterStatus,
+    FilterVerdict,
     InvalidTransition,
     JobState,
     MigrationRequest,
     Placement,
+    ScoreRecord,
     parse_spec_yaml,
 )
 from dualtrack.broker.store import Changes, IdempotencyConflict, JobNotFound, NewJob, StaleJob
@@ -174,6 +179,37 @@ class StoreContract:
         assert [j.id for j in store.active([JobState.ACCEPTED])] == [a.id]
         many = store.get_many([a.id, b.id, "jnope"])
         assert set(many) == {a.id, b.id}
+
+    def test_every_read_returns_the_stored_explanation_exactly(self, store) -> None:  # type: ignore[no-untyped-def]
+        explanation = Explanation(
+            decided_at=1_700_000_000.25, winner="b1", winner_pool="p", summary="b1: fits now",
+            candidates=(CandidateEvaluation("b1", "p", FilterStatus.OK, (FilterVerdict("fits", FilterStatus.OK),),
+                                            (ScoreRecord("wait", 75.5, 2.0, 151.0, "now"),), 151.0),
+                        CandidateEvaluation("b2", None, FilterStatus.UNRESOLVABLE,
+                                            (FilterVerdict("gpus", FilterStatus.UNRESOLVABLE, "no A100"),))),
+        )
+        job = store.create(NewJob(spec(), "t")).job
+        other = store.create(NewJob(spec(), "t")).job
+        store.transition(job, JobState.PLACED, changes=Changes(placement=Placement("b1", "p"),
+                                                               explanation=explanation))
+        assert store.get(job.id).explanation == explanation
+        assert store.get_many([job.id])[job.id].explanation == explanation
+        assert [j.explanation for j in store.active([JobState.PLACED])] == [explanation]
+        assert store.list_jobs(states=[JobState.PLACED]).jobs[0].explanation == explanation
+        assert store.get(other.id).explanation is None
+
+    def test_active_sees_every_change_of_a_job_it_returned_before(self, store) -> None:  # type: ignore[no-untyped-def]
+        job = store.create(NewJob(spec(), "t")).job
+        (first,) = store.active([JobState.ACCEPTED, JobState.PLACED])
+        store.update(first, "a note", Changes(reason="waiting for GPUs"))
+        (second,) = store.active([JobState.ACCEPTED, JobState.PLACED])
+        assert second.reason == "waiting for GPUs" and second.version == first.version + 1
+        placed = store.transition(second, JobState.PLACED, changes=Changes(placement=Placement("b1")))
+        (third,) = store.active([JobState.ACCEPTED, JobState.PLACED])
+        assert third.state is JobState.PLACED and third.placement == Placement("b1") and third == placed
+        store.transition(third, JobState.CANCELLED)
+        assert store.active([JobState.ACCEPTED, JobState.PLACED]) == []
+        assert store.get_many([job.id])[job.id].state is JobState.CANCELLED
 
     def test_counts_group_by_state_backend_tenant(self, store) -> None:  # type: ignore[no-untyped-def]
         for _ in range(3):
