@@ -47,9 +47,10 @@ jobs = Table(
     Column("state_since", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),
 )
-Index("ix_jobs_state", jobs.c.state)
+# each filter of ``list_jobs`` with the id, so a page is read in index order (migration 0003)
+Index("ix_jobs_state_id", jobs.c.state, jobs.c.id)
 Index("ix_jobs_tenant_id", jobs.c.tenant, jobs.c.id)
-Index("ix_jobs_backend", jobs.c.backend)
+Index("ix_jobs_backend_id", jobs.c.backend, jobs.c.id)
 
 job_events = Table(
     "job_events",

@@ -115,3 +115,12 @@ def test_the_remembered_jobs_are_only_the_active_ones(store: SqlJobStore) -> Non
         store.transition(job, JobState.CANCELLED)
     store.active(ACTIVE)
     assert set(store._active_jobs) == {ids[2]}
+
+
+@pytest.mark.parametrize("column", ["state", "backend", "tenant"])
+def test_a_filtered_page_is_read_in_index_order(store: SqlJobStore, column: str) -> None:
+    """SQLite walks the (filter, id) index backwards and stops after the page: no sort of every match."""
+    with store.engine.connect() as conn:
+        plan = " | ".join(str(r[-1]) for r in conn.execute(text(
+            f"EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE {column} = 'x' ORDER BY id DESC LIMIT 101")))
+    assert f"({column}=?)" in plan and "TEMP B-TREE" not in plan, plan

@@ -44,5 +44,5 @@ def test_alembic_migration_is_idempotent(tmp_path: Path) -> None:
     SqlJobStore(url).close()
     store = SqlJobStore(url)  # upgrading an up-to-date schema changes nothing
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     store.close()
