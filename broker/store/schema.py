@@ -47,8 +47,9 @@ jobs = Table(
     Column("state_since", Float, nullable=False),
     Column("version", Integer, nullable=False, default=1),
 )
-# each filter of ``list_jobs`` with the id, so a page is read in index order (migration 0003)
-Index("ix_jobs_state_id", jobs.c.state, jobs.c.id)
+# each filter of ``list_jobs`` with the id, so a page is read in index order; the version too for the state,
+# so ``active`` reads (id, version, state) from the index alone (migration 0003)
+Index("ix_jobs_state_id_version", jobs.c.state, jobs.c.id, jobs.c.version)
 Index("ix_jobs_tenant_id", jobs.c.tenant, jobs.c.id)
 Index("ix_jobs_backend_id", jobs.c.backend, jobs.c.id)
 

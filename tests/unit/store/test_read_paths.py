@@ -124,3 +124,10 @@ def test_a_filtered_page_is_read_in_index_order(store: SqlJobStore, column: str)
         plan = " | ".join(str(r[-1]) for r in conn.execute(text(
             f"EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE {column} = 'x' ORDER BY id DESC LIMIT 101")))
     assert f"({column}=?)" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_the_working_set_keys_come_from_the_index_alone(store: SqlJobStore) -> None:
+    with store.engine.connect() as conn:
+        plan = " | ".join(str(r[-1]) for r in conn.execute(text(
+            "EXPLAIN QUERY PLAN SELECT id, version, state FROM jobs WHERE state IN ('RUNNING', 'QUEUED')")))
+    assert "COVERING INDEX" in plan, plan
