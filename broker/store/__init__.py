@@ -10,6 +10,7 @@ from dualtrack.broker.store.base import (
     NewJob,
     StaleJob,
     StoreError,
+    Write,
 )
 from dualtrack.broker.store.sql import SqlJobStore
 
@@ -30,5 +31,6 @@ __all__ = [
     "SqlJobStore",
     "StaleJob",
     "StoreError",
+    "Write",
     "open_store",
 ]

@@ -85,6 +85,17 @@ class Changes:
 
 
 @dataclass(frozen=True)
+class Write:
+    """One compare-and-set of ``write_many``: ``job`` to state ``target`` with ``changes`` (a transition, a
+    state event), or with ``target`` None the changes alone (an update, a note event when ``message``)."""
+
+    job: Job
+    target: JobState | None
+    message: str = ""
+    changes: Changes = field(default_factory=Changes)
+
+
+@dataclass(frozen=True)
 class JobPage:
     jobs: list[Job]
     next_page_token: str = ""
@@ -134,6 +145,11 @@ class JobStore(Protocol):
     def update(self, job: Job, message: str = "", changes: Changes | None = None) -> Job:
         """Compare-and-set changes that keep the state (e.g. a new explanation or reason); a note event
         is appended when ``message`` is given. Raises StaleJob."""
+
+    def write_many(self, writes: Sequence[Write]) -> list[Job | Exception]:
+        """Apply each write as ``transition`` (target set) or ``update`` would, all in one durable transaction;
+        one outcome per write, in order: the new job, or the InvalidTransition, StaleJob or JobNotFound that
+        refused that write (the others are written regardless)."""
 
     def events(self, *, after_seq: int = 0, job_id: str | None = None, limit: int = 1000) -> list[JobEvent]:
         """Events with seq > after_seq in order."""

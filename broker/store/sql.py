@@ -43,6 +43,7 @@ from dualtrack.broker.store.base import (
     JobPage,
     NewJob,
     StaleJob,
+    Write,
 )
 from dualtrack.broker.store.codec import SpecCache, canonical_json, event_from_row, job_from_row, spec_hash
 from dualtrack.broker.store.schema import job_events, jobs, leases
@@ -422,36 +423,68 @@ class SqlJobStore:
     def update(self, job: Job, message: str = "", changes: Changes | None = None) -> Job:
         return self._write(job, None, message, changes or Changes())
 
+    def write_many(self, writes: Sequence[Write]) -> list[Job | Exception]:
+        """See base.JobStore.write_many: one transaction and one fsync for a reconciler step's writes."""
+        outcomes: list[Job | Exception | None] = []
+        allowed: list[Write] = []
+        for write in writes:
+            if write.target is not None and not can_transition(write.job.state, write.target):
+                outcomes.append(InvalidTransition(write.job.id, write.job.state, write.target))
+            else:
+                message = write.message
+                if write.target is not None and not message:
+                    message = f"{write.job.state} -> {write.target}"
+                allowed.append(Write(write.job, write.target, message, write.changes))
+                outcomes.append(None)
+        written = iter(self._write_all(allowed) if allowed else [])
+        return [outcome if outcome is not None else next(written) for outcome in outcomes]
+
     def _write(self, job: Job, target: JobState | None, message: str, changes: Changes) -> Job:
+        (outcome,) = self._write_all([Write(job, target, message, changes)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _write_all(self, writes: Sequence[Write]) -> list[Job | Exception]:
+        """Compare-and-set every write in one transaction; a write whose job changed (StaleJob) or is gone
+        (JobNotFound) changes nothing and the others go on. The events follow all the updates (see
+        ``_order_events``)."""
         now = self._clock()
-        values, evolved = _apply_changes(job, changes)
-        values.update(updated_at=now, version=job.version + 1)
-        evolved.update(updated_at=now, version=job.version + 1)
-        if target is not None:
-            values.update(state=target.value, state_since=now, terminal=target.terminal)
-            evolved.update(state=target, state_since=now)
-        new = job.evolve(**evolved)
-        statement = (
-            update(jobs)
-            .where(jobs.c.id == job.id, jobs.c.version == job.version, jobs.c.state == job.state.value)
-            .values(**values)
-        )
+        outcomes: list[Job | Exception] = []
+        events: list[dict[str, Any]] = []
         with self._write_transaction() as conn:
-            if conn.execute(statement).rowcount != 1:
-                current = conn.execute(select(jobs.c.state).where(jobs.c.id == job.id)).scalar()
-                if current is None:
-                    raise JobNotFound(job.id)
-                raise StaleJob(job.id, job.state, JobState(current))
-            if target is not None or message:
+            for write in writes:
+                job, target = write.job, write.target
+                values, evolved = _apply_changes(job, write.changes)
+                values.update(updated_at=now, version=job.version + 1)
+                evolved.update(updated_at=now, version=job.version + 1)
+                if target is not None:
+                    values.update(state=target.value, state_since=now, terminal=target.terminal)
+                    evolved.update(state=target, state_since=now)
+                statement = (
+                    update(jobs)
+                    .where(jobs.c.id == job.id, jobs.c.version == job.version, jobs.c.state == job.state.value)
+                    .values(**values)
+                )
+                if conn.execute(statement).rowcount != 1:
+                    current = conn.execute(select(jobs.c.state).where(jobs.c.id == job.id)).scalar()
+                    outcomes.append(JobNotFound(job.id) if current is None
+                                    else StaleJob(job.id, job.state, JobState(current)))
+                    continue
+                new = job.evolve(**evolved)
+                outcomes.append(new)
+                if target is not None:
+                    events.append(_event_row(job.id, now, EventType.STATE, target, job.state, write.message,
+                                             new.attempt, new.backend))
+                elif write.message:
+                    events.append(_event_row(job.id, now, EventType.NOTE, None, None, write.message,
+                                             new.attempt, new.backend))
+            if events:
                 self._order_events(conn)
-            if target is not None:
-                conn.execute(insert(job_events), [_event_row(job.id, now, EventType.STATE, target, job.state,
-                                                             message, new.attempt, new.backend)])
-            elif message:
-                conn.execute(insert(job_events), [_event_row(job.id, now, EventType.NOTE, None, None,
-                                                             message, new.attempt, new.backend)])
-        self._notify()
-        return new
+                conn.execute(insert(job_events), events)
+        if any(isinstance(outcome, Job) for outcome in outcomes):
+            self._notify()
+        return outcomes
 
     def _order_events(self, conn: Connection) -> None:
         """Make event sequence order equal commit order, so a watcher reading ``seq > cursor`` never skips an

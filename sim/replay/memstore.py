@@ -16,7 +16,16 @@ from typing import Any
 
 from dualtrack.broker.domain import EventType, InvalidTransition, Job, JobEvent, JobState, can_transition
 from dualtrack.broker.domain.job import new_job_id
-from dualtrack.broker.store.base import Changes, Created, IdempotencyConflict, JobNotFound, JobPage, NewJob, StaleJob
+from dualtrack.broker.store.base import (
+    Changes,
+    Created,
+    IdempotencyConflict,
+    JobNotFound,
+    JobPage,
+    NewJob,
+    StaleJob,
+    Write,
+)
 
 
 class MemoryJobStore:
@@ -64,6 +73,19 @@ class MemoryJobStore:
 
     def update(self, job: Job, message: str = "", changes: Changes | None = None) -> Job:
         return self._write(job, None, message, changes or Changes())
+
+    def write_many(self, writes: Sequence[Write]) -> list[Job | Exception]:
+        outcomes: list[Job | Exception] = []
+        with self._lock:
+            for write in writes:
+                try:
+                    if write.target is None:
+                        outcomes.append(self.update(write.job, write.message, write.changes))
+                    else:
+                        outcomes.append(self.transition(write.job, write.target, write.message, write.changes))
+                except (InvalidTransition, StaleJob, JobNotFound) as exc:
+                    outcomes.append(exc)
+        return outcomes
 
     def _write(self, job: Job, target: JobState | None, message: str, changes: Changes) -> Job:
         with self._lock:

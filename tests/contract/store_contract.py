@@ -24,7 +24,7 @@ from dualtrack.broker.domain import (
     ScoreRecord,
     parse_spec_yaml,
 )
-from dualtrack.broker.store import Changes, IdempotencyConflict, JobNotFound, NewJob, StaleJob
+from dualtrack.broker.store import Changes, IdempotencyConflict, JobNotFound, NewJob, StaleJob, Write
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -146,6 +146,27 @@ class StoreContract:
         assert got.attempt == 2 and got.backend is None and got.backend_ref is None
         assert got.excluded_backends == ("b1",)
         assert got.object_name.endswith("-2")
+
+    def test_write_many_applies_each_write_or_says_why_not(self, store) -> None:  # type: ignore[no-untyped-def]
+        a, b, c, d = (store.create(NewJob(spec(), "t")).job for _ in range(4))
+        stale = store.update(b, "moved on", Changes(reason="newer"))
+        mark = store.last_seq()
+        outcomes = store.write_many([
+            Write(a, JobState.PLACED, "placed a", Changes(placement=Placement("b1"))),
+            Write(b, JobState.PLACED, "placed b"),  # b changed since: stale
+            Write(c, JobState.RUNNING),  # not in the table
+            Write(d, None, "a note on d", Changes(reason="waiting")),
+            Write(a.evolve(id="jnope"), JobState.PLACED),
+        ])
+        placed, refused, invalid, noted, missing = outcomes
+        assert placed.state is JobState.PLACED and placed.placement == Placement("b1") and placed == store.get(a.id)
+        assert isinstance(refused, StaleJob) and store.get(b.id) == stale
+        assert isinstance(invalid, InvalidTransition) and store.get(c.id).state is JobState.ACCEPTED
+        assert noted.state is JobState.ACCEPTED and noted.reason == "waiting" and noted == store.get(d.id)
+        assert isinstance(missing, JobNotFound)
+        events = store.events(after_seq=mark)
+        assert [(e.job_id, e.state, e.message) for e in events] == [
+            (a.id, JobState.PLACED, "placed a"), (d.id, None, "a note on d")]
 
     def test_update_keeps_state_and_writes_a_note(self, store) -> None:  # type: ignore[no-untyped-def]
         job = store.create(NewJob(spec(), "t")).job
