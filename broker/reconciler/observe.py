@@ -1,5 +1,7 @@
 """Step 3: observe jobs on their backends and move them along the lifecycle.
 
+The moves of one backend's jobs are stored together (reconciler/batch.py); a retry is written at once.
+
 Backend phase -> broker state: PENDING -> QUEUED, RUNNING -> RUNNING, SUCCEEDED/CANCELLED -> the same,
 FAILED -> a retry (see retry.py) or FAILED. A job the backend does not know (MISSING) for longer than the
 grace period was lost by the backend: that is an infrastructure failure, retried like one.
@@ -12,6 +14,7 @@ from collections import defaultdict
 
 from dualtrack.adapters.base import BackendError
 from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Job, JobState, Observed
+from dualtrack.broker.reconciler.batch import WriteBatch
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.reconciler.retry import retry, should_retry
 from dualtrack.broker.store import Changes, StaleJob
@@ -35,63 +38,62 @@ def observe_backends(cycle: Cycle) -> None:
         except BackendError as exc:
             cycle.errors.append(f"observe {name}: {exc}")
             continue
+        batch = WriteBatch(cycle, "observe")
         for job in jobs:
             seen = observed.get(job.backend_ref) if job.backend_ref else None
             if seen is None:
                 continue
             try:
-                apply_observation(cycle, job, seen)
+                apply_observation(cycle, job, seen, batch)
             except StaleJob:
                 log.info("job %s changed while observed; next cycle sees it again", job.id)
+        batch.flush()
 
 
-def apply_observation(cycle: Cycle, job: Job, seen: Observed) -> None:
+def apply_observation(cycle: Cycle, job: Job, seen: Observed, batch: WriteBatch) -> None:
+    """Add the move ``seen`` calls for to ``batch`` (a retry is written at once)."""
     ctx = cycle.ctx
-    store = ctx.store
     backend = seen.ref.backend
     phase = seen.phase
     if phase is BackendPhase.PENDING:
         if job.state is JobState.SUBMITTED:
-            cycle.replace(store.transition(job, JobState.QUEUED, f"queued on {backend}",
-                                           Changes(reason=seen.reason or "")))
+            batch.transition(job, JobState.QUEUED, f"queued on {backend}", Changes(reason=seen.reason or ""))
         elif seen.reason and seen.reason != job.reason:
-            cycle.replace(store.update(job, f"pending on {backend}: {seen.reason}", Changes(reason=seen.reason)))
+            batch.update(job, f"pending on {backend}: {seen.reason}", Changes(reason=seen.reason))
         return
     if phase is BackendPhase.RUNNING:
         if job.state is not JobState.RUNNING:
-            running = store.transition(job, JobState.RUNNING, f"running on {backend}"
-                                       + (f" ({', '.join(seen.nodes)})" if seen.nodes else ""), Changes(reason=""))
-            ctx.metrics.queue_wait(backend, max(0.0, cycle.now - job.created_at))
-            cycle.replace(running)
+            batch.transition(job, JobState.RUNNING, f"running on {backend}"
+                             + (f" ({', '.join(seen.nodes)})" if seen.nodes else ""), Changes(reason=""),
+                             then=lambda _: ctx.metrics.queue_wait(backend, max(0.0, cycle.now - job.created_at)))
         return
     if phase is BackendPhase.SUCCEEDED:
-        done = store.transition(job, JobState.SUCCEEDED, f"succeeded on {backend}",
-                                Changes(exit_code=seen.exit_code if seen.exit_code is not None else 0, reason=""))
-        _finished(cycle, job, seen, "SUCCEEDED")
-        cycle.replace(done)
+        batch.transition(job, JobState.SUCCEEDED, f"succeeded on {backend}",
+                         Changes(exit_code=seen.exit_code if seen.exit_code is not None else 0, reason=""),
+                         then=lambda _: _finished(cycle, job, seen, "SUCCEEDED"))
         return
     if phase is BackendPhase.CANCELLED:
         reason = seen.reason or f"cancelled on {backend}"
-        cycle.replace(store.transition(job, JobState.CANCELLED, reason, Changes(reason=reason)))
-        _finished(cycle, job, seen, "CANCELLED")
+        batch.transition(job, JobState.CANCELLED, reason, Changes(reason=reason),
+                         then=lambda _: _finished(cycle, job, seen, "CANCELLED"))
         return
     if phase is BackendPhase.MISSING:
         if cycle.now - job.state_since < ctx.config.reconciler.missing_grace_seconds:
             return
-        _failed(cycle, job, seen, FailureKind.INFRA, f"{backend} lost the job ({seen.reason or 'not found'})")
+        _failed(cycle, job, seen, FailureKind.INFRA, f"{backend} lost the job ({seen.reason or 'not found'})", batch)
         return
-    _failed(cycle, job, seen, seen.failure, seen.reason or f"failed on {backend}")
+    _failed(cycle, job, seen, seen.failure, seen.reason or f"failed on {backend}", batch)
 
 
-def _failed(cycle: Cycle, job: Job, seen: Observed, failure: FailureKind | None, reason: str) -> None:
+def _failed(cycle: Cycle, job: Job, seen: Observed, failure: FailureKind | None, reason: str,
+            batch: WriteBatch) -> None:
     if job.state is JobState.RUNNING or seen.started_at is not None:
         _finished(cycle, job, seen, "FAILED")
     if should_retry(job, failure):
         retry(cycle, job, reason, failure)
         return
     text = reason if seen.exit_code is None else f"{reason} (exit code {seen.exit_code})"
-    cycle.replace(cycle.ctx.store.transition(job, JobState.FAILED, text,
-                                             Changes(reason=text, exit_code=seen.exit_code)))
+    batch.transition(job, JobState.FAILED, text, Changes(reason=text, exit_code=seen.exit_code))
 
 
 def _finished(cycle: Cycle, job: Job, seen: Observed, state: str) -> None:
