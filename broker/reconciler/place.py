@@ -2,6 +2,7 @@
 
 OK -> PLACED (placement and explanation stored); UNRESOLVABLE -> FAILED with every backend's reason;
 UNSCHEDULABLE -> stays ACCEPTED, its reason updated when it changes (so ``get`` shows why it waits).
+The batch's writes are stored together (reconciler/batch.py); a job cancelled meanwhile is skipped.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import logging
 from dualtrack.adapters.base import StartEstimator
 from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
 from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.reconciler.batch import WriteBatch
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.reconciler.retry import backoff_seconds
-from dualtrack.broker.store import Changes, StaleJob
+from dualtrack.broker.store import Changes
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +46,22 @@ def place_accepted(cycle: Cycle) -> None:
     estimates = start_estimates(cycle, waiting[: ctx.config.reconciler.start_estimate_jobs])
     context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now, estimates)
     by_id = {j.id: j for j in waiting}
+    batch = WriteBatch(cycle, "place")
     for decision in ctx.engine.place_batch(waiting, context):
         job = by_id[decision.job_id]
-        try:
-            if decision.status is FilterStatus.OK and decision.placement is not None:
-                placed = ctx.store.transition(
-                    job, JobState.PLACED, decision.explanation.summary,
-                    Changes(placement=decision.placement, explanation=decision.explanation, reason=""),
-                )
-                ctx.metrics.placement(decision.placement.backend, "placed")
-                cycle.replace(placed)
-            elif decision.status is FilterStatus.UNRESOLVABLE:
-                reasons = "; ".join(f"{b}: {', '.join(r)}" for b, r in decision.reasons.items())
-                failed = ctx.store.transition(job, JobState.FAILED, f"no backend can run it: {reasons}",
-                                              Changes(explanation=decision.explanation,
-                                                      reason=f"unresolvable: {reasons}"))
-                ctx.metrics.placement("", "unresolvable")
-                cycle.replace(failed)
-            else:
-                summary = decision.explanation.summary
-                ctx.metrics.placement("", "unschedulable")
-                if job.reason != summary:
-                    cycle.replace(ctx.store.update(job, f"waiting: {summary}",
-                                                   Changes(explanation=decision.explanation, reason=summary)))
-        except StaleJob:
-            log.info("job %s changed while being placed (cancelled?); skipped", job.id)
+        if decision.status is FilterStatus.OK and decision.placement is not None:
+            backend = decision.placement.backend
+            batch.transition(job, JobState.PLACED, decision.explanation.summary,
+                             Changes(placement=decision.placement, explanation=decision.explanation, reason=""),
+                             then=lambda _, backend=backend: ctx.metrics.placement(backend, "placed"))
+        elif decision.status is FilterStatus.UNRESOLVABLE:
+            reasons = "; ".join(f"{b}: {', '.join(r)}" for b, r in decision.reasons.items())
+            batch.transition(job, JobState.FAILED, f"no backend can run it: {reasons}",
+                             Changes(explanation=decision.explanation, reason=f"unresolvable: {reasons}"),
+                             then=lambda _: ctx.metrics.placement("", "unresolvable"))
+        else:
+            summary = decision.explanation.summary
+            ctx.metrics.placement("", "unschedulable")
+            if job.reason != summary:
+                batch.update(job, f"waiting: {summary}", Changes(explanation=decision.explanation, reason=summary))
+    batch.flush()
