@@ -50,10 +50,9 @@ def place_accepted(cycle: Cycle) -> None:
     for decision in ctx.engine.place_batch(waiting, context):
         job = by_id[decision.job_id]
         if decision.status is FilterStatus.OK and decision.placement is not None:
-            backend = decision.placement.backend
             batch.transition(job, JobState.PLACED, decision.explanation.summary,
                              Changes(placement=decision.placement, explanation=decision.explanation, reason=""),
-                             then=lambda _, backend=backend: ctx.metrics.placement(backend, "placed"))
+                             then=lambda placed: ctx.metrics.placement(placed.backend or "", "placed"))
         elif decision.status is FilterStatus.UNRESOLVABLE:
             reasons = "; ".join(f"{b}: {', '.join(r)}" for b, r in decision.reasons.items())
             batch.transition(job, JobState.FAILED, f"no backend can run it: {reasons}",

@@ -22,7 +22,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, Row, Text, cast, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Text, cast, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -300,14 +300,14 @@ class SqlJobStore:
         """The jobs among ``job_ids`` that exist, by id (unknown ids are left out). Jobs unchanged since the
         last ``active`` read are not decoded again (see ``_decoded``)."""
         unique = list(dict.fromkeys(job_ids))
-        keys: list[Row[Any]] = []
+        keys: list[Sequence[Any]] = []
         with self._engine.connect() as conn:
             for start in range(0, len(unique), 500):
                 chunk = unique[start:start + 500]
                 keys += conn.execute(select(jobs.c.id, jobs.c.version, jobs.c.state).where(jobs.c.id.in_(chunk)))
             return {job.id: job for job in self._decoded(conn, keys)}
 
-    def _decoded(self, conn: Connection, keys: Sequence[Row[Any]]) -> list[Job]:
+    def _decoded(self, conn: Connection, keys: Sequence[Sequence[Any]]) -> list[Job]:
         """The jobs named by ``keys`` (rows of id, version, state), in order. A job whose version and state
         match the one ``active`` last returned is that same value (the store bumps the version with every
         change, so its columns are the same); the others are read and decoded (500 per query). A job that
