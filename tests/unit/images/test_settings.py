@@ -42,10 +42,10 @@ def test_every_key() -> None:
         ({"maxBytes": -5}, r"images\.maxBytes: must be > 0"),
         ({"maxBytes": True}, r"images\.maxBytes"),
         ({"inspectTimeoutSeconds": 0}, r"images\.inspectTimeoutSeconds: must be a positive number"),
-        ({"sources": {"app:1": "/srv/app"}}, r"images\.sources\[app:1\]: '/srv/app' must be oci:"),
-        ({"sources": {"app:1": "docker://x"}}, r"images\.sources\[app:1\]"),
+        ({"sources": {"app:1": "/srv/app"}}, r"images\.sources\.app:1: '/srv/app' must be oci:"),
+        ({"sources": {"app:1": "docker://x"}}, r"images\.sources\.app:1"),
         ({"mirrors": ["a"]}, r"images\.mirrors: must be a mapping"),
-        ({"mirrors": {"a": ""}}, r"images\.mirrors\[a\]"),
+        ({"mirrors": {"a": ""}}, r"images\.mirrors\.a"),
         ({"cacheDir": 5}, r"images\.cacheDir: must be a non-empty path"),
     ],
 )
