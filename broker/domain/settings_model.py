@@ -70,8 +70,8 @@ def block_issues(model: type[BaseModel], error: ValidationError, prefix: str) ->
             message = f"unknown key (known: {', '.join(known)})" if known else "unknown key"
         elif err["type"] == "literal_error":
             allowed = ", ".join(re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", ""))))
-            message = (f"must be one of {allowed}" if loc[-1] == "[key]"
-                       else f"{err['input']!r} is not one of {allowed}") if allowed else message
+            if allowed:
+                message = f"must be one of {allowed}" + ("" if loc[-1] == "[key]" else f" (got {err['input']!r})")
         full = _join(prefix, path)
         seen.setdefault(full, FieldIssue(full, message))
     return list(seen.values())
