@@ -64,7 +64,8 @@ class SlurmSettings(SettingsModel):
     slurm_conf: SafePath | None = None
     ssh: SshSettings | None = None
     rest: RestSettings | None = None
-    container: ContainerSettings = Field(default_factory=ContainerSettings)
+    # validated like a given block: the default runtime (apptainer) needs container.imageDir
+    container: ContainerSettings = Field(default_factory=dict, validate_default=True)
     datasets: dict[NonEmptyStr, SafePath] = Field(default_factory=dict)  # dataset name -> host folder
     master_port: StrictInt = Field(default=29500, ge=1024, le=65535)
     command_timeout_s: Seconds = Field(default=30.0, alias="commandTimeout")
