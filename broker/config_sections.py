@@ -61,8 +61,8 @@ def section_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
     for index, entry in enumerate(backends if isinstance(backends, list) else []):
         if not isinstance(entry, Mapping) or entry.get("enabled") is False:
             continue
-        target = SETTINGS_VALIDATORS.get(str(entry.get("kind")))
+        validator = SETTINGS_VALIDATORS.get(str(entry.get("kind")))
         name, settings = entry.get("name"), entry.get("settings") or {}
-        if target is not None and isinstance(name, str) and isinstance(settings, Mapping):
-            issues += _check(target, f"backends[{index}].settings", name, settings)
+        if validator is not None and isinstance(name, str) and isinstance(settings, Mapping):
+            issues += _check(validator, f"backends[{index}].settings", name, settings)
     return issues

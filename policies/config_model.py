@@ -8,20 +8,23 @@ looked up when a value is checked (``policies.profiles`` imports the plugins, wh
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StrictStr
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr
 
-from dualtrack.broker.domain.settings_model import NonEmptyStr, Number, SettingsModel
+from dualtrack.broker.domain.settings_model import NonEmptyStr, Number, SettingsModel, number_value
 
 NonNegative = Annotated[Number, Field(ge=0)]
 Positive = Annotated[Number, Field(gt=0)]
 
 
-def _whole(value: float) -> int:
-    if value != int(value):
+def _count(value: Any) -> int:
+    number = number_value(value)
+    if number < 0:
+        raise ValueError("must be >= 0")
+    if number != int(number):
         raise ValueError("must be a whole number")
-    return int(value)
+    return int(number)
 
 
 def _profile(name: str) -> str:
@@ -40,7 +43,7 @@ def _score_plugin(name: str) -> str:
     return name
 
 
-Count = Annotated[NonNegative, AfterValidator(_whole)]
+Count = Annotated[int, BeforeValidator(_count)]
 ScorePluginName = Annotated[StrictStr, AfterValidator(_score_plugin)]
 
 

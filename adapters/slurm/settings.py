@@ -30,6 +30,7 @@ from dualtrack.broker.domain.settings_model import (
     NonEmptyStr,
     SettingsModel,
     matches,
+    one_of,
     validate_block,
 )
 
@@ -44,7 +45,7 @@ DEFAULT_DATASET_MOUNT = "/datasets"
 PRIORITY_CLASS_KEYS = ("low", "normal", "high")  # the spec's named priority classes (docs/spec.md)
 NICE_LIMIT = 2147483645  # sbatch --nice bound; negative values need a Slurm operator or administrator
 
-PriorityClass = Literal["low", "normal", "high"]
+PriorityClass = Annotated[StrictStr, AfterValidator(one_of(*PRIORITY_CLASS_KEYS))]  # low/normal/high
 Partition = Annotated[StrictStr, AfterValidator(matches(SLURM_NAME, "a Slurm partition name"))]
 Qos = Annotated[StrictStr, AfterValidator(matches(SLURM_NAME, "a Slurm QOS name"))]
 Account = Annotated[StrictStr, AfterValidator(matches(SLURM_NAME, "a Slurm account name"))]

@@ -9,7 +9,7 @@ Reference: docs/kubernetes.md, "Configuration".
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
@@ -30,6 +30,7 @@ from dualtrack.broker.domain.settings_model import (
     SettingsModel,
     StrictNumber,
     matches,
+    one_of,
     validate_block,
 )
 
@@ -63,7 +64,7 @@ class VolcanoSettings(SettingsModel):
     queues: dict[StrictStr, QueueName] = Field(default_factory=dict)  # tenant -> Volcano queue
     default_queue: Annotated[StrictStr, _name("a queue name")] = "default"
     # low/normal/high -> PriorityClass
-    priority_classes: dict[Literal["low", "normal", "high"],
+    priority_classes: dict[Annotated[StrictStr, AfterValidator(one_of(*PRIORITY_CLASS_KEYS))],
                            Annotated[StrictStr, _name("a PriorityClass name (DNS-1123 subdomain)")]] = Field(
         default_factory=dict)
     gpu_resource: Annotated[StrictStr, _name("a resource name", LABEL_KEY)] = "nvidia.com/gpu"

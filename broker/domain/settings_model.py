@@ -147,7 +147,18 @@ def matches(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
     return check
 
 
-def _number(value: Any) -> float:
+def one_of(*allowed: str) -> Callable[[str], str]:
+    """A check for a string (a mapping key, say) from a fixed set, typed ``str`` for its readers."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
+def number_value(value: Any) -> float:
     """A finite number; a numeric string counts (YAML reads ``2e12``, without a dot, as a string)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError("must be a number")
@@ -167,6 +178,6 @@ def _strict_number(value: Any) -> Any:
 
 
 # A finite number, numeric strings included (policies). Bounds: Annotated[Number, Field(ge=0)].
-Number = Annotated[float, BeforeValidator(_number)]
+Number = Annotated[float, BeforeValidator(number_value)]
 # An int or float given as such (no strings, no booleans).
 StrictNumber = Annotated[float, BeforeValidator(_strict_number)]
