@@ -91,3 +91,13 @@ def test_a_resolved_value_is_still_checked(monkeypatch: pytest.MonkeyPatch) -> N
     found = problems({"backends": [{"name": "hpc", "kind": "slurm", "settings": {
         "partition": "${DUALTRACK_TEST_PARTITION}", "container": {"runtime": "none"}}}]})
     assert found == {"backends[0].settings.partition": "'a b' is not a Slurm partition name"}
+
+
+def test_an_unresolvable_reference_is_the_one_problem_of_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DUALTRACK_TEST_UNSET", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"backends": [{"name": "hpc", "kind": "slurm", "settings": {
+            "transport": "rest", "rest": {"url": "https://slurm:6820", "token": "${DUALTRACK_TEST_UNSET}"},
+            "container": {"runtime": "none"}}}]})
+    assert [str(i) for i in caught.value.issues] == [
+        "backends[0].settings.rest.token: environment variable DUALTRACK_TEST_UNSET is not set"]
