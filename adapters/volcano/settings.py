@@ -9,6 +9,7 @@ Reference: docs/kubernetes.md, "Configuration".
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
@@ -40,7 +41,7 @@ __all__ = ["DEFAULT_TOLERATIONS", "DNS1123_LABEL", "DNS1123_SUBDOMAIN", "LABEL_K
 PRIORITY_CLASS_KEYS = ("low", "normal", "high")
 
 
-def _name(what: str, pattern: Any = DNS1123_SUBDOMAIN) -> Any:
+def _name(what: str, pattern: re.Pattern[str] = DNS1123_SUBDOMAIN) -> AfterValidator:
     return AfterValidator(matches(pattern, what))
 
 
