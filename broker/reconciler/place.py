@@ -43,8 +43,9 @@ def place_accepted(cycle: Cycle) -> None:
         return
     estimates = start_estimates(cycle, waiting[: ctx.config.reconciler.start_estimate_jobs])
     context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now, estimates)
+    by_id = {j.id: j for j in waiting}
     for decision in ctx.engine.place_batch(waiting, context):
-        job = next(j for j in waiting if j.id == decision.job_id)
+        job = by_id[decision.job_id]
         try:
             if decision.status is FilterStatus.OK and decision.placement is not None:
                 placed = ctx.store.transition(

@@ -120,6 +120,9 @@ def test_replicas_share_work_never_dispatch_twice_and_take_over(
                 time.sleep(1)
             with engine.connect() as conn:
                 rows = conn.execute(text("SELECT id, state, attempt FROM jobs")).all()
+                retried = conn.execute(text(
+                    "SELECT job_id, message FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE attempt > 1) "
+                    "ORDER BY seq")).all()
         finally:
             engine.dispose()
         assert len(rows) == 200 and {r[0] for r in rows} == set(acked.values())
@@ -127,7 +130,8 @@ def test_replicas_share_work_never_dispatch_twice_and_take_over(
         ids = {r[0] for r in rows}
         names = slurm_objects(slurm, began) + sim.created
         ours = {n: c for n, c in names.items() if n.removeprefix("dt-").rpartition("-")[0] in ids}
-        assert len(ours) == 200, f"{len(ours)} backend objects for 200 jobs"
+        why = "\n".join(f"{job_id}: {message}" for job_id, message in retried[:60])
+        assert len(ours) == 200, f"{len(ours)} backend objects for 200 jobs; events of the retried ones:\n{why}"
         assert [n for n, c in ours.items() if c > 1] == []  # never dispatched twice
     finally:
         for replica in replicas:
