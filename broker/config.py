@@ -2,7 +2,8 @@
 
 ``load_config(path)`` returns a ``BrokerConfig`` or raises ``ConfigError`` listing every problem with its
 field path (``backends[0].kind: ...``). Sections owned by other parts (``policies``, ``images`` and each
-backend's ``settings``) are kept as plain mappings here and validated by their owners when the broker starts.
+backend's ``settings``) are kept as plain mappings here; their owners' models check them in the same pass
+(``broker.config_sections``) and build the typed settings when the broker starts.
 
 The embedded defaults run the broker on a SQLite file in the user's data directory against the two local
 clusters this project can start itself: the Slurm cluster of ``scripts/slurm/start.sh`` and the Kubernetes
@@ -223,7 +224,11 @@ def parse_config(data: Any, source: str = "<config>") -> BrokerConfig:
         issues += issues_from_validation(exc)
     issues += section_issues(data)
     if issues or config is None:
-        raise ConfigError(source, issues)
+        # one issue per path, the first: an unresolvable reference explains the empty value a block then rejects
+        first: dict[str, FieldIssue] = {}
+        for issue in issues:
+            first.setdefault(issue.path, issue)
+        raise ConfigError(source, list(first.values()))
     return config
 
 

@@ -1,12 +1,13 @@
-"""The owners' settings blocks checked when the configuration is loaded, every failing block reported at once.
+"""The owners' settings blocks checked when the configuration is loaded, every problem of every block at once.
 
-The blocks the broker keeps as plain mappings are validated by the code that owns them, next to the settings
-they describe (docs/configuration.md): ``policies`` by ``policies/config.py``, ``images`` by
-``broker/images/settings.py`` and each ``backends[i].settings`` by its adapter's settings module. This runs all
-of them, so one load reports a bad policy weight, a bad Slurm partition and a bad image size together (each
-owner names the first problem inside its block). The checkers are imported only for blocks that are present.
+The blocks the broker keeps as plain mappings are pydantic models next to the code that reads them
+(docs/configuration.md): ``policies`` (``policies/config_model.py``), ``images`` (``broker/images/settings.py``)
+and each ``backends[i].settings`` (``adapters/<kind>/settings.py``). Each validator takes the block and the path
+prefix its problems are reported under and raises ``SettingsError`` listing all of them. Validators are imported
+only for blocks that are present, so a broker without Slurm never imports the Slurm adapter.
 
-Caller: ``broker.config.parse_config``. ``section_issues(data)`` returns the issues (empty when all pass).
+Caller: ``broker.config.parse_config``, after ``${...}`` references are resolved. ``section_issues(data)``
+returns the issues (empty when every block is valid).
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from dualtrack.broker.domain.settings_model import SettingsError
 from dualtrack.broker.domain.spec_errors import FieldIssue
 
-# kind -> "module:function(name, settings)" validating a backend's settings (raises ValueError with the key)
-SETTINGS_CHECKERS: Mapping[str, str] = {
+# kind -> "module:function(name, settings, prefix)" validating a backend's settings
+SETTINGS_VALIDATORS: Mapping[str, str] = {
     "slurm": "dualtrack.adapters.slurm.settings:parse_settings",
     "volcano": "dualtrack.adapters.volcano.settings:parse_settings",
-    "inmemory": "dualtrack.adapters.inmemory:from_config",
+    "inmemory": "dualtrack.adapters.inmemory.settings:parse_settings",
 }
-POLICIES_CHECKER = "dualtrack.policies.config:PolicyConfig.from_mapping"
-IMAGES_CHECKER = "dualtrack.broker.images.settings:ImageSettings.from_mapping"
+# top-level key -> "module:function(block, prefix)"
+BLOCK_VALIDATORS: Mapping[str, str] = {
+    "policies": "dualtrack.policies.config:PolicyConfig.from_mapping",
+    "images": "dualtrack.broker.images.settings:ImageSettings.from_mapping",
+}
 
 
 def _load(target: str) -> Callable[..., Any]:
@@ -35,37 +40,29 @@ def _load(target: str) -> Callable[..., Any]:
     return obj  # type: ignore[no-any-return]
 
 
-def _issue(default_path: str, error: Exception) -> FieldIssue:
-    """Owners raise ``ValueError("<dotted path>: <reason>")``; keep their path when the message has one."""
-    text = str(error)
-    head, sep, rest = text.partition(": ")
-    if sep and " " not in head and head:
-        return FieldIssue(head, rest)
-    return FieldIssue(default_path, text)
+def _check(target: str, path: str, *args: Any) -> list[FieldIssue]:
+    try:
+        _load(target)(*args, path)
+    except SettingsError as error:
+        return error.issues
+    except ImportError as error:
+        return [FieldIssue(path, f"cannot be checked here: {error}")]
+    return []
 
 
 def section_issues(data: Mapping[str, Any]) -> list[FieldIssue]:
+    """Every problem of every owned block in ``data`` (a block that is not a mapping, an unknown backend kind or
+    a missing name is the broker model's to report, not repeated here)."""
     issues: list[FieldIssue] = []
-    checks: list[tuple[str, Callable[[], Any]]] = []
-    if data.get("policies") is not None:
-        checks.append(("policies", lambda: _load(POLICIES_CHECKER)(data["policies"])))
-    if data.get("images"):
-        checks.append(("images", lambda: _load(IMAGES_CHECKER)(data["images"])))
+    for key, target in BLOCK_VALIDATORS.items():
+        if isinstance(data.get(key), Mapping):
+            issues += _check(target, key, data[key])
     backends = data.get("backends")
     for index, entry in enumerate(backends if isinstance(backends, list) else []):
         if not isinstance(entry, Mapping) or entry.get("enabled") is False:
             continue
-        checker = SETTINGS_CHECKERS.get(str(entry.get("kind")))
+        validator = SETTINGS_VALIDATORS.get(str(entry.get("kind")))
         name, settings = entry.get("name"), entry.get("settings") or {}
-        if checker is None or not isinstance(name, str) or not isinstance(settings, Mapping):
-            continue  # kind, name and settings' type are the broker model's to report
-        checks.append((f"backends[{index}].settings",
-                       lambda c=checker, n=name, s=settings: _load(c)(n, s)))  # type: ignore[misc]
-    for path, check in checks:
-        try:
-            check()
-        except (ValueError, TypeError) as error:
-            issues.append(_issue(path, error))
-        except ImportError as error:
-            issues.append(FieldIssue(path, f"cannot be checked here: {error}"))
+        if validator is not None and isinstance(name, str) and isinstance(settings, Mapping):
+            issues += _check(validator, f"backends[{index}].settings", name, settings)
     return issues

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dualtrack.adapters.base import BackendUnavailable, SubmitRejected
+from dualtrack.adapters.inmemory.settings import parse_settings
 from dualtrack.broker.domain import (
     BackendPhase,
     BackendRef,
@@ -265,17 +266,7 @@ class InMemoryBackend:
 
 
 def from_config(name: str, settings: Mapping[str, Any]) -> InMemoryBackend:
-    """Build from a config mapping: track, nodes, gpusPerNode, gpuType, nodesPerSwitch, runSeconds."""
-    known = {"track", "nodes", "gpusPerNode", "gpuType", "nodesPerSwitch", "runSeconds"}
-    unknown = set(settings) - known
-    if unknown:
-        raise ValueError(f"backends[{name}]: unknown setting(s) {', '.join(sorted(unknown))}")
-    return InMemoryBackend(
-        name,
-        track=str(settings.get("track", "slurm")),
-        nodes=int(settings.get("nodes", 4)),
-        gpus_per_node=int(settings.get("gpusPerNode", 8)),
-        gpu_type=str(settings.get("gpuType", "a100")),
-        nodes_per_switch=int(settings.get("nodesPerSwitch", 2)),
-        run_seconds=float(settings.get("runSeconds", 1.0)),
-    )
+    """Build from a config mapping (``adapters.inmemory.settings``); raises SettingsError naming every bad key."""
+    s = parse_settings(name, settings)
+    return InMemoryBackend(name, track=s.track, nodes=s.nodes, gpus_per_node=s.gpus_per_node, gpu_type=s.gpu_type,
+                           nodes_per_switch=s.nodes_per_switch, run_seconds=s.run_seconds)

@@ -12,124 +12,101 @@ Keys (camelCase, all optional)::
       workDir: /var/tmp                # scratch space for unpacking; default the system temp dir
       conversionBytesPerSecond: 50000000   # initial throughput guess for conversion-time estimates
 
-``from_mapping`` raises ``ValueError`` naming the bad key (``images.maxBytes: ...``).
+Callers: ``broker.context`` and ``dualtrack image`` (``ImageSettings.from_mapping``) and, when the configuration is
+loaded, ``broker.config_sections``. ``from_mapping`` raises ``SettingsError`` (a ValueError) listing every bad key
+with its path (``images.maxBytes: ...``); docs/images.md section 4 is the reference.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, StrictStr, field_validator
 
 from dualtrack.broker.domain.quantity import parse_memory
+from dualtrack.broker.domain.settings_model import NonEmptyStr, SettingsModel, StrictNumber, validate_block
 
 BUILDERS = ("auto", "apptainer", "singularity", "skopeo-umoci")
 SOURCE_TRANSPORTS = ("oci:", "docker-archive:", "oci-archive:")
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "dualtrack" / "sif"
 DEFAULT_MAX_BYTES = 100 * 1024**3
 
-_KEYS = (
-    "cacheDir",
-    "maxBytes",
-    "builder",
-    "inspectTimeoutSeconds",
-    "mirrors",
-    "sources",
-    "workDir",
-    "conversionBytesPerSecond",
-)
 
-
-@dataclass(frozen=True)
-class ImageSettings:
-    cache_dir: Path = DEFAULT_CACHE_DIR
-    max_bytes: int = DEFAULT_MAX_BYTES
-    builder: str = "auto"
-    inspect_timeout_seconds: float = 20.0
-    mirrors: Mapping[str, str] = field(default_factory=dict)
-    sources: Mapping[str, str] = field(default_factory=dict)
-    work_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
-    conversion_bytes_per_second: float = 50e6
-
-    @classmethod
-    def from_mapping(cls, m: Mapping[str, Any] | None, prefix: str = "images") -> ImageSettings:
-        """Build settings from the ``images:`` mapping; ``None`` or ``{}`` gives the defaults."""
-        m = m or {}
-        if not isinstance(m, Mapping):
-            raise ValueError(f"{prefix}: must be a mapping, not {type(m).__name__}")
-        unknown = sorted(set(m) - set(_KEYS))
-        if unknown:
-            raise ValueError(f"{prefix}.{unknown[0]}: unknown key; known keys are {', '.join(_KEYS)}")
-        kwargs: dict[str, Any] = {}
-        if "cacheDir" in m:
-            kwargs["cache_dir"] = _path(m["cacheDir"], f"{prefix}.cacheDir")
-        if "workDir" in m:
-            kwargs["work_dir"] = _path(m["workDir"], f"{prefix}.workDir")
-        if "maxBytes" in m:
-            kwargs["max_bytes"] = parse_bytes(m["maxBytes"], f"{prefix}.maxBytes")
-        if "builder" in m:
-            if m["builder"] not in BUILDERS:
-                raise ValueError(f"{prefix}.builder: {m['builder']!r} is not one of {', '.join(BUILDERS)}")
-            kwargs["builder"] = m["builder"]
-        if "inspectTimeoutSeconds" in m:
-            kwargs["inspect_timeout_seconds"] = _positive(m["inspectTimeoutSeconds"], f"{prefix}.inspectTimeoutSeconds")
-        if "conversionBytesPerSecond" in m:
-            kwargs["conversion_bytes_per_second"] = _positive(
-                m["conversionBytesPerSecond"], f"{prefix}.conversionBytesPerSecond"
-            )
-        if "mirrors" in m:
-            kwargs["mirrors"] = _string_map(m["mirrors"], f"{prefix}.mirrors")
-        if "sources" in m:
-            sources = _string_map(m["sources"], f"{prefix}.sources")
-            for ref, source in sources.items():
-                transport, _, location = source.partition(":")
-                if f"{transport}:" not in SOURCE_TRANSPORTS or not location:
-                    raise ValueError(
-                        f"{prefix}.sources[{ref}]: {source!r} must be oci:/path[:tag], "
-                        "docker-archive:/path.tar or oci-archive:/path.tar"
-                    )
-            kwargs["sources"] = sources
-        return cls(**kwargs)
-
-
-def parse_bytes(value: Any, where: str) -> int:
-    """An int number of bytes or a Kubernetes-style quantity (``200Gi``); ValueError naming ``where``."""
+def byte_count(value: Any) -> int:
+    """An int number of bytes or a Kubernetes-style quantity (``200Gi``), > 0; ValueError saying why."""
     if isinstance(value, bool):
-        raise ValueError(f"{where}: must be a number of bytes such as 100Gi, not a boolean")
+        raise ValueError("must be a number of bytes such as 100Gi, not a boolean")
     if isinstance(value, int):
         number = value
     elif isinstance(value, str):
         try:
             number = int(value) if value.isdigit() else parse_memory(value)
         except ValueError as e:
-            raise ValueError(f"{where}: {value!r} is not a byte size such as 100Gi ({e})") from None
+            raise ValueError(f"{value!r} is not a byte size such as 100Gi ({e})") from None
     else:
-        raise ValueError(f"{where}: must be a number of bytes such as 100Gi, not {type(value).__name__}")
+        raise ValueError(f"must be a number of bytes such as 100Gi, not {type(value).__name__}")
     if number <= 0:
-        raise ValueError(f"{where}: must be > 0 bytes")
+        raise ValueError("must be > 0 bytes")
     return number
 
 
-def _path(value: Any, where: str) -> Path:
+def parse_bytes(value: Any, where: str) -> int:
+    """``byte_count`` with a message naming ``where`` (a key or a command-line option)."""
+    try:
+        return byte_count(value)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _path(value: Any) -> Any:
+    if isinstance(value, Path):
+        return value
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: must be a non-empty path string")
+        raise ValueError("must be a non-empty path string")
     return Path(value).expanduser()
 
 
-def _positive(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{where}: must be a positive number, not {value!r}")
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"must be a positive number, not {value!r}")
     return float(value)
 
 
-def _string_map(value: Any, where: str) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where}: must be a mapping of strings")
-    out: dict[str, str] = {}
-    for k, v in value.items():
-        if not isinstance(k, str) or not isinstance(v, str) or not k or not v:
-            raise ValueError(f"{where}[{k}]: keys and values must be non-empty strings")
-        out[k] = v
-    return out
+def _source(value: str) -> str:
+    transport, _, location = value.partition(":")
+    if f"{transport}:" not in SOURCE_TRANSPORTS or not location:
+        raise ValueError(f"{value!r} must be oci:/path[:tag], docker-archive:/path.tar or oci-archive:/path.tar")
+    return value
+
+
+PathValue = Annotated[Path, BeforeValidator(_path)]
+Positive = Annotated[StrictNumber, AfterValidator(_positive)]
+
+
+class ImageSettings(SettingsModel):
+    """The ``images:`` block: where SIFs are cached, how they are built, where images come from."""
+
+    cache_dir: PathValue = DEFAULT_CACHE_DIR
+    max_bytes: Annotated[int, BeforeValidator(byte_count)] = DEFAULT_MAX_BYTES
+    builder: Literal["auto", "apptainer", "singularity", "skopeo-umoci"] = "auto"
+    inspect_timeout_seconds: Positive = 20.0
+    mirrors: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)  # prefix -> replacement
+    sources: dict[NonEmptyStr, Annotated[StrictStr, AfterValidator(_source)]] = Field(default_factory=dict)
+    work_dir: PathValue = Field(default_factory=lambda: Path(tempfile.gettempdir()))
+    conversion_bytes_per_second: Positive = 50e6
+
+    @field_validator("mirrors", "sources", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValueError("must be a mapping of strings")
+        return value
+
+    @classmethod
+    def from_mapping(cls, m: Mapping[str, Any] | None, prefix: str = "images") -> ImageSettings:
+        """Build settings from the ``images:`` mapping; ``None`` or ``{}`` gives the defaults. Raises
+        SettingsError listing every bad key under ``prefix``."""
+        return validate_block(cls, m or {}, prefix)

@@ -13,7 +13,8 @@ switches; ``load_cluster(path)`` reads a YAML file:
 
 A node entry's ``run: process`` makes its pods run as local processes (default ``run: simulated``: timers).
 
-Raises ValueError naming the bad key. ``write_kubeconfig(path, url, token)`` writes a kubeconfig for clients.
+The file as written is ``sim.kubeapi.config_model.ClusterFile``; ``load_cluster`` raises SettingsError (a
+ValueError) listing every bad key with its path. ``write_kubeconfig(path, url, token)`` writes a kubeconfig for clients.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from dualtrack.broker.domain.quantity import parse_memory
-from dualtrack.sim.kubeapi.kubelet.config import RUN_PROCESS, KubeletConfig, parse_kubelet, parse_run
+from dualtrack.broker.domain.settings_model import SettingsError, validate_block
+from dualtrack.broker.domain.spec_errors import FieldIssue
+from dualtrack.sim.kubeapi.config_model import ClusterFile, NodeEntry, QueueEntry
+from dualtrack.sim.kubeapi.kubelet.config import RUN_PROCESS, KubeletConfig
 from dualtrack.sim.kubeapi.model import SimNode, SimQueue
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
@@ -62,67 +64,47 @@ def default_cluster(nodes: int = 4, gpus_per_node: int = 8, nodes_per_switch: in
                                     product=product))
 
 
-def _int(entry: Mapping[str, Any], key: str, default: int, where: str) -> int:
-    value = entry.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{where}.{key}: must be a non-negative integer")
-    return value
-
-
-def _node_entry(entry: Any, where: str, start: int) -> list[SimNode]:
-    if not isinstance(entry, Mapping):
-        raise ValueError(f"{where}: must be a mapping")
-    try:
-        memory = parse_memory(entry.get("memory", "512Gi"))
-    except ValueError as exc:
-        raise ValueError(f"{where}.memory: {exc}") from None
-    gpus, cpus = _int(entry, "gpus", 8, where), _int(entry, "cpus", 64, where)
-    product, taint = str(entry.get("product", "NVIDIA-A100-SXM4-80GB")), bool(entry.get("taintGpus", True))
-    if "count" in entry:
-        return node_group(_int(entry, "count", 1, where), prefix=str(entry.get("namePrefix", "gpu-")),
-                          nodes_per_switch=_int(entry, "nodesPerSwitch", 2, where), start=start, gpus=gpus,
-                          product=product, cpus=cpus, memory=memory, taint_gpus=taint)
-    if not entry.get("name"):
-        raise ValueError(f"{where}.name: required for a single node (or give count)")
-    node = node_group(1, prefix="", gpus=gpus, product=product, cpus=cpus, memory=memory, taint_gpus=taint)[0]
-    node.name = str(entry["name"])
-    node.switch = entry.get("switch")
-    node.clique = entry.get("clique")
-    node.labels = {str(k): str(v) for k, v in (entry.get("labels") or {}).items()}
-    if "taints" in entry:
-        node.taints = list(entry["taints"] or [])
+def _nodes(entry: NodeEntry, start: int) -> list[SimNode]:
+    """The ``SimNode``s of one validated entry (a group is numbered from ``start``)."""
+    if entry.count is not None:
+        return node_group(entry.count, prefix=entry.name_prefix, nodes_per_switch=entry.nodes_per_switch,
+                          start=start, gpus=entry.gpus, product=entry.product, cpus=entry.cpus,
+                          memory=entry.memory, taint_gpus=entry.taint_gpus)
+    node = node_group(1, prefix="", gpus=entry.gpus, product=entry.product, cpus=entry.cpus, memory=entry.memory,
+                      taint_gpus=entry.taint_gpus)[0]
+    node.name = str(entry.name)
+    node.switch = entry.switch
+    node.clique = entry.clique
+    node.labels = dict(entry.labels)
+    if entry.taints is not None:
+        node.taints = [dict(t) for t in entry.taints]
     return [node]
 
 
 def load_cluster(path: Path) -> ClusterConfig:
+    """The cluster described by the YAML file at ``path``. Raises SettingsError (a ValueError) listing every
+    problem with its path (``nodes[0].memory: ...``)."""
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: must be a mapping with nodes, queues, namespaces")
+    written = validate_block(ClusterFile, data, "")
     nodes: list[SimNode] = []
     process_nodes: set[str] = set()
-    for i, entry in enumerate(data.get("nodes") or ()):
-        added = _node_entry(entry, f"nodes[{i}]", start=len(nodes) + 1)
-        if parse_run(entry.get("run"), f"nodes[{i}]") == RUN_PROCESS:
+    for entry in written.nodes:
+        added = _nodes(entry, start=len(nodes) + 1)
+        if entry.run == RUN_PROCESS:
             process_nodes.update(n.name for n in added)
         nodes += added
-    if not nodes:
-        raise ValueError(f"{path}: nodes: at least one node is needed")
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
-        raise ValueError(f"{path}: nodes: duplicate node names")
-    queues = []
-    for i, q in enumerate(data.get("queues") or [{"name": "default"}]):
-        if not isinstance(q, Mapping) or not q.get("name"):
-            raise ValueError(f"queues[{i}].name: required")
-        cap = q.get("gpuCapability")
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
-            raise ValueError(f"queues[{i}].gpuCapability: must be a non-negative integer")
-        queues.append(SimQueue(str(q["name"]), cap))
+        raise SettingsError([FieldIssue("nodes", "duplicate node names")])
+    queues = [SimQueue(q.name, q.gpu_capability) for q in written.queues or [QueueEntry(name="default")]]
     if not any(q.name == "default" for q in queues):
         queues.insert(0, SimQueue("default"))
-    namespaces = [str(n) for n in data.get("namespaces") or ["default"]]
+    namespaces = list(written.namespaces or ["default"])
+    kubelet = written.kubelet.to_config() if written.kubelet is not None else KubeletConfig()
     return ClusterConfig(nodes, queues, namespaces if "default" in namespaces else ["default", *namespaces],
-                         process_nodes=process_nodes, kubelet=parse_kubelet(data.get("kubelet")))
+                         process_nodes=process_nodes, kubelet=kubelet)
 
 
 def write_kubeconfig(path: Path, url: str, token: str, name: str = "kubesim") -> None:

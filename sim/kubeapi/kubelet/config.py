@@ -8,19 +8,24 @@
       claims: {weld-defects: /srv/datasets/weld-defects, checkpoints: /srv/checkpoints}  # PVC -> host folder
       gracePeriodSeconds: 30                         # SIGTERM -> SIGKILL when the pod does not say
 
-Caller: ``sim.kubeapi.config.load_cluster`` and tests. ``parse_kubelet(raw)`` raises ValueError naming the key.
+Caller: ``sim.kubeapi.config.load_cluster`` and tests. The section as written is ``KubeletSettings`` (a frozen
+pydantic model); ``parse_kubelet(raw)`` turns it into the ``KubeletConfig`` the kubelet reads, or raises
+``SettingsError`` (a ValueError) listing every bad key with its path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, StrictStr, field_validator
+
+from dualtrack.broker.domain.settings_model import SettingsModel, StrictNumber, validate_block
 
 RUN_SIMULATED, RUN_PROCESS = "simulated", "process"
 RUN_MODES = (RUN_SIMULATED, RUN_PROCESS)
-KNOWN_KEYS = {"stateDir", "imageLayouts", "imageCache", "claims", "gracePeriodSeconds"}
+RunMode = Literal["simulated", "process"]  # a node entry's ``run:`` value
 
 
 @dataclass
@@ -32,45 +37,39 @@ class KubeletConfig:
     grace_period_seconds: float = 30.0
 
 
-def _path(value: Any, where: str) -> Path:
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise ValueError(f"{where}: must be an absolute path")
-    return Path(value)
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path")
+    return value
+
+
+AbsolutePath = Annotated[StrictStr, AfterValidator(_absolute)]
+
+
+class KubeletSettings(SettingsModel):
+    """The ``kubelet:`` section as written (see the module docstring)."""
+
+    state_dir: AbsolutePath | None = None
+    image_layouts: list[AbsolutePath] = Field(default_factory=list)
+    image_cache: AbsolutePath | None = None
+    claims: dict[StrictStr, AbsolutePath] = Field(default_factory=dict)  # PVC claim name -> host folder
+    grace_period_seconds: Annotated[StrictNumber, Field(ge=0)] = 30.0
+
+    @field_validator("image_layouts", "claims", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any, info: Any) -> Any:
+        return value if value is not None else ([] if info.field_name == "image_layouts" else {})
+
+    def to_config(self) -> KubeletConfig:
+        return KubeletConfig(
+            state_dir=Path(self.state_dir) if self.state_dir else None,
+            image_layouts=[Path(p) for p in self.image_layouts],
+            image_cache=Path(self.image_cache) if self.image_cache else None,
+            claims={k: Path(v) for k, v in self.claims.items()},
+            grace_period_seconds=float(self.grace_period_seconds),
+        )
 
 
 def parse_kubelet(raw: Any, where: str = "kubelet") -> KubeletConfig:
     """The validated section (see the module docstring); ``None`` gives the defaults."""
-    if raw is None:
-        return KubeletConfig()
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{where}: must be a mapping")
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
-        raise ValueError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
-    out = KubeletConfig()
-    if raw.get("stateDir") is not None:
-        out.state_dir = _path(raw["stateDir"], f"{where}.stateDir")
-    if raw.get("imageCache") is not None:
-        out.image_cache = _path(raw["imageCache"], f"{where}.imageCache")
-    layouts = raw.get("imageLayouts") or []
-    if not isinstance(layouts, list):
-        raise ValueError(f"{where}.imageLayouts: must be a list of absolute paths")
-    out.image_layouts = [_path(v, f"{where}.imageLayouts[{i}]") for i, v in enumerate(layouts)]
-    claims = raw.get("claims") or {}
-    if not isinstance(claims, Mapping):
-        raise ValueError(f"{where}.claims: must map a PVC claim name to an absolute host folder")
-    out.claims = {str(k): _path(v, f"{where}.claims.{k}") for k, v in claims.items()}
-    grace = raw.get("gracePeriodSeconds", out.grace_period_seconds)
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-        raise ValueError(f"{where}.gracePeriodSeconds: must be a non-negative number")
-    out.grace_period_seconds = float(grace)
-    return out
-
-
-def parse_run(value: Any, where: str) -> str:
-    """A node entry's ``run:`` value."""
-    if value is None:
-        return RUN_SIMULATED
-    if value not in RUN_MODES:
-        raise ValueError(f"{where}.run: must be one of {', '.join(RUN_MODES)}, not {value!r}")
-    return str(value)
+    return validate_block(KubeletSettings, raw, where).to_config()

@@ -22,10 +22,11 @@ def test_three_mistakes_in_three_blocks_are_all_reported() -> None:
     found = problems({
         "reconciler": {"intervalSeconds": 0},                                   # broker section (pydantic)
         "policies": {"weights": {"dataLocality": -1}},                          # policies/config.py
-        "backends": [{"name": "hpc", "kind": "slurm", "settings": {"transport": "carrier-pigeon"}}],  # Slurm
+        "backends": [{"name": "hpc", "kind": "slurm", "settings": {"transport": "carrier-pigeon",
+                                                                 "container": {"runtime": "none"}}}],  # Slurm
     })
     assert set(found) == {"reconciler.intervalSeconds", "policies.weights.dataLocality",
-                          "backends[hpc].settings.transport"}, found
+                          "backends[0].settings.transport"}, found
 
 
 def test_volcano_images_and_unknown_keys_are_reported_together() -> None:
@@ -36,7 +37,7 @@ def test_volcano_images_and_unknown_keys_are_reported_together() -> None:
     })
     assert "server.listen" in found
     assert "images.maxBytes" in found
-    assert any(path.startswith("backends[k].settings") for path in found), found
+    assert found["backends[0].settings.inCluster"] == "cannot be combined with kubeconfig", found
 
 
 def test_a_valid_configuration_still_loads() -> None:

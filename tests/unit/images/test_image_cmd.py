@@ -51,4 +51,4 @@ def test_bad_config_and_options_exit_2_naming_the_key(tmp_path: Path) -> None:
     cfg = config(tmp_path, f"  cacheDir: {tmp_path / 'c'}\n")
     assert runner.invoke(app, ["prune", "--max-bytes", "lots", "--config", str(cfg)]).exit_code == 2
     source = runner.invoke(app, ["convert", "app:1", "--source", "/not/a/transport", "--config", str(cfg)])
-    assert source.exit_code == 2 and "images.sources[app:1]" in source.output
+    assert source.exit_code == 2 and "images.sources.app:1" in source.output

@@ -31,7 +31,7 @@ def test_rest_ping_and_diag_of_every_version(version: str, tmp_path: Path) -> No
     routes = {f"GET /slurm/{version}/ping/": Canned.json(load(f"{version}/ping.json")),
               f"GET /slurm/{version}/diag/": Canned.json(load(f"{version}/diag.json"))}
     with fake_restd(routes) as server:
-        health = RestTransport(RestSettings(server.url, token_file=str(token), api_version=version)).controller()
+        health = RestTransport(RestSettings(url=server.url, token_file=str(token), api_version=version)).controller()
     assert health.up and health.controllers == (("ctl1", True), ("ctl2", False))
     assert health.latency_s == pytest.approx(0.00183)  # 1830 microseconds from the answer
     assert (health.schedule_last_cycle_s, health.backfill_last_cycle_s) == (pytest.approx(494e-6),
@@ -46,7 +46,7 @@ def test_rest_ping_and_diag_captured_on_22_05(tmp_path: Path) -> None:
     routes = {"GET /slurm/v0.0.38/ping/": Canned.capture(CAPTURED / "rest_ping_v0.0.38.http"),
               "GET /slurm/v0.0.38/diag/": Canned.capture(CAPTURED / "rest_diag_v0.0.38.http")}
     with fake_restd(routes) as server:
-        health = RestTransport(RestSettings(server.url, token_file=str(token), api_version="v0.0.38")).controller()
+        health = RestTransport(RestSettings(url=server.url, token_file=str(token), api_version="v0.0.38")).controller()
     assert health.up and health.controllers == (("vm", True),)
     assert health.latency_s is not None and health.latency_s > 0  # no latency field in v0.0.38: round trip
     assert health.backfill_last_cycle_s == pytest.approx(1170e-6) and health.schedule_mean_cycle_s is not None

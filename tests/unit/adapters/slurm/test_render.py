@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from dualtrack.adapters.base import SubmitRejected
 from dualtrack.adapters.slurm.render import build_request, script_text
@@ -205,5 +206,5 @@ def test_hostile_env_names_cannot_reach_the_script() -> None:
 
 
 def test_settings_type_is_frozen(none_settings: SlurmSettings) -> None:
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         none_settings.partition = "x"  # type: ignore[misc]

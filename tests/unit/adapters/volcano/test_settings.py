@@ -33,7 +33,7 @@ def test_full_settings() -> None:
 @pytest.mark.parametrize(("settings", "key"), [
     ({"namespace": "Not_A_Name"}, "backends[kube-local].settings.namespace:"),
     ({"namespace": 3}, "backends[kube-local].settings.namespace:"),
-    ({"nameSpace": "x"}, "backends[kube-local].settings.nameSpace: unknown setting"),
+    ({"nameSpace": "x"}, "backends[kube-local].settings.nameSpace: unknown key"),
     ({"inCluster": "yes"}, "settings.inCluster:"),
     ({"inCluster": True, "kubeconfig": "/k"}, "settings.inCluster: cannot be combined"),
     ({"queues": {"t": "Bad Queue"}}, "settings.queues.t:"),
@@ -41,7 +41,7 @@ def test_full_settings() -> None:
     ({"masterPort": 70000}, "settings.masterPort:"),
     ({"requestTimeoutSeconds": "fast"}, "settings.requestTimeoutSeconds:"),
     ({"tolerations": [{"key": "a", "operator": "Maybe"}]}, "settings.tolerations[0].operator:"),
-    ({"topologyLabels": {"rack": "x"}}, "settings.topologyLabels:"),
+    ({"topologyLabels": {"rack": "x"}}, "settings.topologyLabels.rack: unknown key"),
     ({"maxRetry": 0}, "settings.maxRetry: must be >= 1"),
 ])
 def test_bad_settings_name_the_key(settings: dict[str, Any], key: str) -> None:
