@@ -152,6 +152,19 @@ def test_namespace_scope_uses_roles(helm: str) -> None:
     assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {"nodes", "queues", "hypernodes"}
 
 
+def test_the_checkpoint_storage_is_mounted_where_the_backends_see_it(helm: str) -> None:
+    docs = objects(helm, CHART / "ci" / "09-checkpoints-values.yaml")
+    pod = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "checkpoints"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "shared-checkpoints"}
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "checkpoints"]
+    assert mount["mountPath"] == "/var/lib/dualtrack-checkpoints" and not mount.get("readOnly")
+    config = yaml.safe_load(by_kind(docs, "ConfigMap")[0]["data"]["config.yaml"])
+    assert {b["settings"]["checkpointRoot"] for b in config["backends"]} == {mount["mountPath"]}
+    bare = objects(helm, CHART / "ci" / "01-sqlite-values.yaml")
+    assert "checkpoints" not in {v["name"] for v in by_kind(bare, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]}
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--set", "store.kind=bogus"], "store.kind must be one of the following"),
     (["--set", "replicaCount=3"], "replicaCount=3 with store.kind=sqlite"),
