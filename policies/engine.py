@@ -2,8 +2,9 @@
 
 Steps of ``place_batch`` (``place`` is the batch of one):
 1. open a Session over the context's snapshots (per-snapshot indexes come from a small cache keyed by the
-   snapshot object, so they are built once per cycle, not once per decision; the session keeps its own
-   references, so eviction never disturbs a call in progress);
+   snapshot object, so they are built once per cycle, not once per decision, and derived from the previous
+   snapshot's index when only free capacity changed; the session keeps its own references, so eviction never
+   disturbs a call in progress);
 2. order the jobs: priority, then the tenant with the lowest dominant share (re-evaluated after each placement);
 3. for each job: list the candidates (backends / pools), run the filters, score the feasible candidates,
    normalize and weight, pick the winner and record the Explanation;
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dualtrack.broker.domain import ClusterSnapshot, Explanation, FilterStatus, Job, Placement
 from dualtrack.policies.candidates import Candidate, candidates_for
 from dualtrack.policies.capacity import SnapshotIndex
+from dualtrack.policies.capacity.derive import derive_index
 from dualtrack.policies.config import PolicyConfig
 from dualtrack.policies.context import Decision, PlacementContext
 from dualtrack.policies.framework import Evaluated, FilterPlugin, ScorePlugin, evaluate
@@ -31,7 +33,12 @@ from dualtrack.policies.session import Session
 
 class IndexCache:
     """SnapshotIndex per snapshot object (identity, not equality): the ``per_backend`` most recent snapshots of
-    each backend, so memory stays bounded however many cycles pass (a 50k-node index is tens of MB)."""
+    each backend, so memory stays bounded however many cycles pass (a 50k-node index is tens of MB).
+
+    A new snapshot's index is derived from the backend's most recent cached one when the node layout is the
+    same (policies/capacity/derive.py: only the nodes whose free figures changed are re-read), else built.
+    Either way it equals a fresh build and is an object of its own: an index handed out earlier never changes.
+    """
 
     def __init__(self, per_backend: int = 2):
         self.per_backend = per_backend
@@ -42,7 +49,7 @@ class IndexCache:
         for cached, index in entries:
             if cached is snapshot:
                 return index
-        index = SnapshotIndex(snapshot)
+        index = (derive_index(entries[-1][1], snapshot) if entries else None) or SnapshotIndex(snapshot)
         entries.append((snapshot, index))
         del entries[: -self.per_backend]
         return index

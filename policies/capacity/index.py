@@ -52,6 +52,18 @@ class GangView:
             for bucket in self.buckets[tier].values():
                 _sort_bucket(bucket, self._orders[tier])
 
+    def clone(self, types: TypeIndex) -> GangView:
+        """An independent copy for ``types`` (a clone of this view's TypeIndex): the slot counts and buckets
+        are copied, the canonical group orders shared (they depend on the node layout only)."""
+        view = GangView.__new__(GangView)
+        view.gpus = self.gpus
+        view.types = types
+        view.slots = [dict(slots) for slots in self.slots]
+        view.buckets = [{level: dict(groups) for level, groups in buckets.items()} for buckets in self.buckets]
+        view.cluster = self.cluster
+        view._orders = self._orders
+        return view
+
     def group_order(self, tier: Tier) -> Callable[[str], int]:
         """The canonical order of the groups of ``tier``: by their first member node."""
         return self.types.first_member[tier].__getitem__
@@ -122,6 +134,17 @@ class TypeIndex:
                     self.group_members[tier].setdefault(group, []).append(i)
         self.first_member = [{g: nodes_[0] for g, nodes_ in groups.items()} for groups in self.group_members]
 
+    def clone(self, owner: SnapshotIndex) -> TypeIndex:
+        """An independent copy for ``owner`` (a SnapshotIndex over a snapshot with the same node layout): the
+        free-capacity buckets and gang views are copied; members, groups, totals and ``ever_slots`` answers,
+        which depend on the layout only, are shared."""
+        types = TypeIndex.__new__(TypeIndex)
+        types.__dict__.update(self.__dict__)
+        types.owner = owner
+        types.free_buckets = {level: dict(nodes) for level, nodes in self.free_buckets.items()}
+        types.views = {gpus: view.clone(types) for gpus, view in self.views.items()}
+        return types
+
     @property
     def free_gpus(self) -> int:
         return sum(level * len(nodes) for level, nodes in self.free_buckets.items())
@@ -175,6 +198,14 @@ class ScopeIndex:
                 by_type.setdefault(type_key(nodes[i]), []).append(i)
         self.types = {key: TypeIndex(key, members, owner) for key, members in sorted(by_type.items())}
 
+    def clone(self, owner: SnapshotIndex) -> ScopeIndex:
+        """An independent copy for ``owner`` (same node layout; see ``TypeIndex.clone``)."""
+        scope = ScopeIndex.__new__(ScopeIndex)
+        scope.pool = self.pool
+        scope.members = self.members
+        scope.types = {key: types.clone(owner) for key, types in self.types.items()}
+        return scope
+
     def describe_types(self) -> str:
         """``a100 x 64, h100 x 16`` (total GPUs per type), for reasons."""
         return ", ".join(f"{k} x {t.total_gpus}" for k, t in self.types.items()) or "no GPUs"
@@ -195,6 +226,38 @@ class SnapshotIndex:
         self.gpus_total = sum(n.gpus_total for n in snapshot.nodes if n.schedulable)
         self._scopes: dict[str | None, ScopeIndex] = {}
         self.dirty: list[tuple[dict[Any, None], Callable[[Any], int] | None]] = []  # buckets appended to
+
+    def clone_onto(self, snapshot: ClusterSnapshot) -> SnapshotIndex:
+        """A copy of this index whose ``snapshot`` is ``snapshot``, free capacity still this index's.
+
+        Contract: ``snapshot`` is already split by GPU type and has this index's node layout (the same nodes in
+        the same order with the same names, types, totals, places, pools and schedulability: see
+        ``policies/capacity/derive.py``), and this index carries no assumption (the engine discards them at the
+        end of every call). The caller then ``reset_node``s the nodes whose free capacity differs and
+        ``canonicalize``s. Layout-only parts (node places, scope members, groups) are shared, not copied.
+        """
+        index = SnapshotIndex.__new__(SnapshotIndex)
+        index.snapshot = snapshot
+        index.places = self.places
+        index.free = list(self.free)
+        index.cpus_free = list(self.cpus_free)
+        index.memory_free = list(self.memory_free)
+        index.has_switches = self.has_switches
+        index.gpus_total = self.gpus_total
+        index.dirty = []
+        index._scopes = {pool: scope.clone(index) for pool, scope in self._scopes.items()}
+        return index
+
+    def reset_node(self, i: int) -> None:
+        """Set node ``i``'s free GPUs, CPUs and memory to its snapshot's figures (as ``__init__`` reads them)."""
+        node = self.snapshot.nodes[i]
+        usable = node.schedulable
+        self.cpus_free[i] = node.cpus_free if usable else 0
+        self.memory_free[i] = node.memory_free if usable else 0
+        old, new = self.free[i], max(0, min(node.gpus_free, node.gpus_total)) if usable else 0
+        if old != new:
+            self.free[i] = new
+            self._gpus_changed(i, node, old, new)
 
     def canonicalize(self) -> None:
         """Put every bucket appended to since the last call back in canonical order."""
@@ -220,11 +283,14 @@ class SnapshotIndex:
         if node.memory_total:
             self.memory_free[i] -= memory
         if gpus:
-            key = type_key(node)
-            for scope in self._scopes.values():
-                types = scope.types.get(key)
-                if types is not None and (scope.pool is None or not node.pools or scope.pool in node.pools):
-                    types.change(i, old, self.free[i])
+            self._gpus_changed(i, node, old, self.free[i])
+
+    def _gpus_changed(self, i: int, node: NodeCapacity, old: int, new: int) -> None:
+        key = type_key(node)
+        for scope in self._scopes.values():
+            types = scope.types.get(key)
+            if types is not None and (scope.pool is None or not node.pools or scope.pool in node.pools):
+                types.change(i, old, new)
 
     def take(self, i: int, gpus: int, cpus: int, memory: int) -> None:
         """Assume a worker's resources on node ``i`` are used (batch placement)."""
