@@ -1,12 +1,22 @@
-"""What one reconciler cycle works on: the context, the time, fresh snapshots and the active jobs."""
+"""What one reconciler cycle works on: the context, the time, fresh snapshots and the active jobs.
+
+The steps ask the cycle for the jobs in given states (``in_state``) and for the tenants' usage (``usage``) many
+times per cycle, and record every new job value with ``replace``. The cycle therefore indexes ``jobs`` once, when
+it is built: positions by id and by state, and (on first use) the usage per tenant, each kept current by
+``replace``. A step thus costs what it touches, not a pass over every active job. ``jobs`` itself must change
+only through ``replace``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from heapq import merge
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
+from dualtrack.broker.placement import HOLDING_STATES
+from dualtrack.policies import TenantUsage
 
 ACTIVE_STATES = (JobState.ACCEPTED, JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,
                  JobState.REROUTING)
@@ -26,17 +36,80 @@ class Cycle:
     # backends that refused a call as unavailable during this cycle: later calls of the cycle skip them
     # rather than each waiting for the same time-out (a stopped slurmctld costs commandTimeout per call)
     unavailable: set[str] = field(default_factory=set)
-    # job id -> index in ``jobs``, built at the first ``replace``
-    _positions: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+    # job id -> index in ``jobs``; state -> indexes of its jobs (ascending unless the state is in _unsorted)
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+    _by_state: dict[JobState, dict[int, None]] = field(init=False, repr=False, compare=False)
+    _unsorted: set[JobState] = field(default_factory=set, init=False, repr=False, compare=False)
+    # tenant -> [GPUs, jobs] of the jobs in HOLDING_STATES, built on the first ``usage`` call
+    _usage: dict[str, list[int]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions: dict[str, int] = {}
+        by_state: dict[JobState, dict[int, None]] = {}
+        for i, job in enumerate(self.jobs):
+            positions[job.id] = i
+            found = by_state.get(job.state)
+            if found is None:
+                found = by_state[job.state] = {}
+            found[i] = None
+        self._positions = positions
+        self._by_state = by_state
+
+    def _indexes(self, state: JobState) -> dict[int, None]:
+        found = self._by_state.get(state)
+        if found is None:
+            return {}
+        if state in self._unsorted:
+            self._unsorted.discard(state)
+            found = self._by_state[state] = dict.fromkeys(sorted(found))
+        return found
 
     def in_state(self, *states: JobState) -> list[Job]:
-        return [j for j in self.jobs if j.state in states]
+        """The jobs now in one of ``states``, in ``jobs`` order (as a scan of ``jobs`` would list them)."""
+        jobs = self.jobs
+        if len(states) == 1:
+            return [jobs[i] for i in self._indexes(states[0])]
+        return [jobs[i] for i in merge(*(self._indexes(s) for s in dict.fromkeys(states)))]
+
+    def usage(self) -> TenantUsage:
+        """GPUs and jobs per tenant of the jobs that hold capacity: ``usage_of(self.jobs)`` (broker/placement.py),
+        kept current by ``replace``. The returned value is a copy the cycle never changes."""
+        usage = self._usage
+        if usage is None:
+            usage = self._usage = {}
+            for job in self.in_state(*HOLDING_STATES):
+                self._count(usage, job, +1)
+        return TenantUsage(gpus={t: v[0] for t, v in usage.items()}, running_jobs={t: v[1] for t, v in usage.items()})
+
+    @staticmethod
+    def _count(usage: dict[str, list[int]], job: Job, sign: int) -> None:
+        tenant = job.tenant
+        entry = usage.get(tenant)
+        if entry is None:
+            entry = usage[tenant] = [0, 0]
+        entry[0] += sign * job.spec.spec.resources.total_gpus
+        entry[1] += sign
+        if entry[1] == 0:
+            del usage[tenant]
 
     def replace(self, job: Job) -> None:
         """Record a job's new value so later steps of the same cycle see it (a job not in ``jobs`` is ignored)."""
-        positions = self._positions
-        if positions is None or len(positions) != len(self.jobs):
-            positions = self._positions = {j.id: i for i, j in enumerate(self.jobs)}
-        index = positions.get(job.id)
-        if index is not None and self.jobs[index].id == job.id:
-            self.jobs[index] = job
+        index = self._positions.get(job.id)
+        if index is None:
+            return
+        old = self.jobs[index]
+        self.jobs[index] = job
+        if old.state is not job.state:
+            self._by_state[old.state].pop(index, None)
+            found = self._by_state.get(job.state)
+            if found is None:
+                found = self._by_state[job.state] = {}
+            if found and index < next(reversed(found)):
+                self._unsorted.add(job.state)
+            found[index] = None
+        usage = self._usage
+        if usage is not None and (old.state in HOLDING_STATES or job.state in HOLDING_STATES):
+            if old.state in HOLDING_STATES:
+                self._count(usage, old, -1)
+            if job.state in HOLDING_STATES:
+                self._count(usage, job, +1)

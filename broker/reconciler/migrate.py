@@ -22,7 +22,7 @@ from dualtrack.adapters.base import Backend, BackendError
 from dualtrack.broker.checkpoints import CheckpointsNotVisible, latest_checkpoint
 from dualtrack.broker.domain import FilterStatus, Job, JobState, MigrationRequest
 from dualtrack.broker.domain.spec import Track
-from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.placement import placement_context
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.store import Changes, StaleJob
 
@@ -85,7 +85,7 @@ def _candidate(cycle: Cycle, job: Job, request: MigrationRequest) -> Job:
 def _move(cycle: Cycle, job: Job, request: MigrationRequest, why: str) -> None:
     ctx = cycle.ctx
     source = job.backend or ""
-    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now)
+    context = placement_context(ctx.backends, cycle.snapshots, cycle.usage(), cycle.now)
     decision = ctx.engine.place(_candidate(cycle, job, request), context)
     wanted = request.to_backend or "another backend"
     if decision.status is not FilterStatus.OK or decision.placement is None:

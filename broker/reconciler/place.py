@@ -11,7 +11,7 @@ import logging
 
 from dualtrack.adapters.base import StartEstimator
 from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
-from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.placement import placement_context
 from dualtrack.broker.reconciler.batch import WriteBatch
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.reconciler.retry import backoff_seconds
@@ -44,7 +44,7 @@ def place_accepted(cycle: Cycle) -> None:
     if not waiting:
         return
     estimates = start_estimates(cycle, waiting[: ctx.config.reconciler.start_estimate_jobs])
-    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now, estimates)
+    context = placement_context(ctx.backends, cycle.snapshots, cycle.usage(), cycle.now, estimates)
     by_id = {j.id: j for j in waiting}
     batch = WriteBatch(cycle, "place")
     for decision in ctx.engine.place_batch(waiting, context):

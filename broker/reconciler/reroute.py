@@ -21,7 +21,7 @@ import logging
 
 from dualtrack.adapters.base import BackendError
 from dualtrack.broker.domain import FilterStatus, Job, JobState
-from dualtrack.broker.placement import placement_context, usage_of
+from dualtrack.broker.placement import placement_context
 from dualtrack.broker.reconciler.cycle import Cycle
 from dualtrack.broker.store import Changes, StaleJob
 
@@ -70,7 +70,7 @@ def _reroute(cycle: Cycle, job: Job, why: str, metric_reason: str) -> None:
     ctx = cycle.ctx
     source = job.backend or ""
     excluded = job.evolve(excluded_backends=(*job.excluded_backends, source), attempt=job.attempt + 1)
-    context = placement_context(ctx.backends, cycle.snapshots, usage_of(cycle.jobs), cycle.now)
+    context = placement_context(ctx.backends, cycle.snapshots, cycle.usage(), cycle.now)
     decision = ctx.engine.place(excluded, context)
     if decision.status is not FilterStatus.OK or decision.placement is None:
         return  # nowhere better to go now: keep waiting where it is

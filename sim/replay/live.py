@@ -145,8 +145,8 @@ class LiveRouter(Router):
         cycle = Cycle(self.ctx, now, snapshots, jobs)
         for step in self.steps:
             step(cycle)
-        for job in cycle.jobs:
-            if job.state is JobState.FAILED and job.name not in self.rejected and job.backend_ref is None:
+        for job in cycle.in_state(JobState.FAILED):
+            if job.name not in self.rejected and job.backend_ref is None:
                 self.rejected[job.name] = job.reason
 
     def held(self) -> int:
