@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from heapq import merge
+from itertools import chain
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
@@ -69,7 +69,8 @@ class Cycle:
         jobs = self.jobs
         if len(states) == 1:
             return [jobs[i] for i in self._indexes(states[0])]
-        return [jobs[i] for i in merge(*(self._indexes(s) for s in dict.fromkeys(states)))]
+        # each state's positions are ascending: sorting their concatenation merges the runs (C speed)
+        return [jobs[i] for i in sorted(chain.from_iterable(self._indexes(s) for s in dict.fromkeys(states)))]
 
     def usage(self) -> TenantUsage:
         """GPUs and jobs per tenant of the jobs that hold capacity: ``usage_of(self.jobs)`` (broker/placement.py),
@@ -77,8 +78,13 @@ class Cycle:
         usage = self._usage
         if usage is None:
             usage = self._usage = {}
-            for job in self.in_state(*HOLDING_STATES):
-                self._count(usage, job, +1)
+            for job in self.in_state(*HOLDING_STATES):  # usage_of's loop, inlined: it runs every cycle
+                spec = job.spec
+                entry = usage.get(spec.metadata.tenant)
+                if entry is None:
+                    entry = usage[spec.metadata.tenant] = [0, 0]
+                entry[0] += spec.spec.resources.total_gpus
+                entry[1] += 1
         return TenantUsage(gpus={t: v[0] for t, v in usage.items()}, running_jobs={t: v[1] for t, v in usage.items()})
 
     @staticmethod

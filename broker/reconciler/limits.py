@@ -16,10 +16,11 @@ log = logging.getLogger(__name__)
 
 def enforce_time_limits(cycle: Cycle) -> None:
     grace = cycle.ctx.config.reconciler.time_limit_grace_seconds
-    for job in cycle.in_state(JobState.RUNNING):
+    now = cycle.now
+    # one comprehension over the running jobs: this check runs every cycle and almost never finds one
+    over = [j for j in cycle.in_state(JobState.RUNNING) if now - j.state_since > j.spec.spec.time_limit + grace]
+    for job in over:
         limit = job.spec.spec.time_limit
-        if cycle.now - job.state_since <= limit + grace:
-            continue
         ref = job.backend_ref
         if ref is not None and ref.backend in cycle.ctx.backends:
             try:
