@@ -29,6 +29,7 @@ class BackendHealth:
     since: float = 0.0  # when ``up`` last changed
 
 
+UNKNOWN_HEALTH = BackendHealth()  # what is_up assumes of a backend never snapshotted (built once: is_up is hot)
 HealthListener = Callable[[str, BackendHealth, BackendHealth], None]
 
 
@@ -73,7 +74,7 @@ class SnapshotCache:
 
     def is_up(self, name: str) -> bool:
         with self._lock:
-            return self._health.get(name, BackendHealth()).up
+            return self._health.get(name, UNKNOWN_HEALTH).up
 
     def refresh(self) -> dict[str, ClusterSnapshot]:
         """Snapshot every backend in parallel; returns the new map (down backends get a ``down`` snapshot)."""

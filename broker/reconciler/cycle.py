@@ -1,21 +1,24 @@
 """What one reconciler cycle works on: the context, the time, fresh snapshots and the active jobs.
 
-The steps ask the cycle for the jobs in given states (``in_state``) and for the tenants' usage (``usage``) many
-times per cycle, and record every new job value with ``replace``. The cycle therefore indexes ``jobs`` once, when
-it is built: positions by id and by state, and (on first use) the usage per tenant, each kept current by
-``replace``. A step thus costs what it touches, not a pass over every active job. ``jobs`` itself must change
-only through ``replace``.
+The steps ask the cycle for the jobs in given states (``in_state``), for the tenants' usage (``usage``) and for
+the running jobs past their time limit (``overdue``) every cycle, and record every new job value with
+``replace``. So that a step costs what it touches rather than a pass over every active job, the cycle indexes
+``jobs`` once, when it is built (positions by id and by state, kept current by ``replace``), and keeps usage and
+deadlines in a ``JobLedger`` (reconciler/ledger.py) that the reconciler carries from cycle to cycle. ``jobs``
+itself must change only through ``replace``. ``replace`` may be called from the dispatch threads: the indexes
+are guarded by a lock.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
-from dualtrack.broker.placement import HOLDING_STATES
+from dualtrack.broker.reconciler.ledger import JobLedger
 from dualtrack.policies import TenantUsage
 
 ACTIVE_STATES = (JobState.ACCEPTED, JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,
@@ -36,12 +39,13 @@ class Cycle:
     # backends that refused a call as unavailable during this cycle: later calls of the cycle skip them
     # rather than each waiting for the same time-out (a stopped slurmctld costs commandTimeout per call)
     unavailable: set[str] = field(default_factory=set)
+    # carried across cycles by the caller (the previous cycle's ledger); None: a fresh one (a full pass)
+    ledger: JobLedger | None = None
     # job id -> index in ``jobs``; state -> indexes of its jobs (ascending unless the state is in _unsorted)
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     _by_state: dict[JobState, dict[int, None]] = field(init=False, repr=False, compare=False)
     _unsorted: set[JobState] = field(default_factory=set, init=False, repr=False, compare=False)
-    # tenant -> [GPUs, jobs] of the jobs in HOLDING_STATES, built on the first ``usage`` call
-    _usage: dict[str, list[int]] | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         positions: dict[str, int] = {}
@@ -54,6 +58,9 @@ class Cycle:
             found[i] = None
         self._positions = positions
         self._by_state = by_state
+        if self.ledger is None:
+            self.ledger = JobLedger()
+        self.ledger.sync(self.jobs)
 
     def _indexes(self, state: JobState) -> dict[int, None]:
         found = self._by_state.get(state)
@@ -67,55 +74,41 @@ class Cycle:
     def in_state(self, *states: JobState) -> list[Job]:
         """The jobs now in one of ``states``, in ``jobs`` order (as a scan of ``jobs`` would list them)."""
         jobs = self.jobs
-        if len(states) == 1:
-            return [jobs[i] for i in self._indexes(states[0])]
-        # each state's positions are ascending: sorting their concatenation merges the runs (C speed)
-        return [jobs[i] for i in sorted(chain.from_iterable(self._indexes(s) for s in dict.fromkeys(states)))]
+        with self._lock:
+            if len(states) == 1:
+                return [jobs[i] for i in self._indexes(states[0])]
+            # each state's positions are ascending: sorting their concatenation merges the runs (C speed)
+            return [jobs[i] for i in sorted(chain.from_iterable(self._indexes(s) for s in dict.fromkeys(states)))]
 
     def usage(self) -> TenantUsage:
         """GPUs and jobs per tenant of the jobs that hold capacity: ``usage_of(self.jobs)`` (broker/placement.py),
         kept current by ``replace``. The returned value is a copy the cycle never changes."""
-        usage = self._usage
-        if usage is None:
-            usage = self._usage = {}
-            for job in self.in_state(*HOLDING_STATES):  # usage_of's loop, inlined: it runs every cycle
-                spec = job.spec
-                entry = usage.get(spec.metadata.tenant)
-                if entry is None:
-                    entry = usage[spec.metadata.tenant] = [0, 0]
-                entry[0] += spec.spec.resources.total_gpus
-                entry[1] += 1
-        return TenantUsage(gpus={t: v[0] for t, v in usage.items()}, running_jobs={t: v[1] for t, v in usage.items()})
+        assert self.ledger is not None
+        with self._lock:
+            return self.ledger.usage()
 
-    @staticmethod
-    def _count(usage: dict[str, list[int]], job: Job, sign: int) -> None:
-        tenant = job.tenant
-        entry = usage.get(tenant)
-        if entry is None:
-            entry = usage[tenant] = [0, 0]
-        entry[0] += sign * job.spec.spec.resources.total_gpus
-        entry[1] += sign
-        if entry[1] == 0:
-            del usage[tenant]
+    def overdue(self, grace: float) -> list[Job]:
+        """The RUNNING jobs with ``now - state_since > time limit + grace``, in ``jobs`` order."""
+        assert self.ledger is not None
+        with self._lock:
+            due = self.ledger.overdue(self.now, grace)
+            return sorted(due, key=lambda job: self._positions[job.id])
 
     def replace(self, job: Job) -> None:
         """Record a job's new value so later steps of the same cycle see it (a job not in ``jobs`` is ignored)."""
         index = self._positions.get(job.id)
         if index is None:
             return
-        old = self.jobs[index]
-        self.jobs[index] = job
-        if old.state is not job.state:
-            self._by_state[old.state].pop(index, None)
-            found = self._by_state.get(job.state)
-            if found is None:
-                found = self._by_state[job.state] = {}
-            if found and index < next(reversed(found)):
-                self._unsorted.add(job.state)
-            found[index] = None
-        usage = self._usage
-        if usage is not None and (old.state in HOLDING_STATES or job.state in HOLDING_STATES):
-            if old.state in HOLDING_STATES:
-                self._count(usage, old, -1)
-            if job.state in HOLDING_STATES:
-                self._count(usage, job, +1)
+        assert self.ledger is not None
+        with self._lock:
+            old = self.jobs[index]
+            self.jobs[index] = job
+            self.ledger.replace(job)
+            if old.state is not job.state:
+                self._by_state[old.state].pop(index, None)
+                found = self._by_state.get(job.state)
+                if found is None:
+                    found = self._by_state[job.state] = {}
+                if found and index < next(reversed(found)):
+                    self._unsorted.add(job.state)
+                found[index] = None

@@ -16,10 +16,7 @@ log = logging.getLogger(__name__)
 
 def enforce_time_limits(cycle: Cycle) -> None:
     grace = cycle.ctx.config.reconciler.time_limit_grace_seconds
-    now = cycle.now
-    # one comprehension over the running jobs: this check runs every cycle and almost never finds one
-    over = [j for j in cycle.in_state(JobState.RUNNING) if now - j.state_since > j.spec.spec.time_limit + grace]
-    for job in over:
+    for job in cycle.overdue(grace):  # from the cycle's deadline heap: no pass over every running job
         limit = job.spec.spec.time_limit
         ref = job.backend_ref
         if ref is not None and ref.backend in cycle.ctx.backends:

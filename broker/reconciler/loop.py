@@ -29,6 +29,7 @@ from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot
 from dualtrack.broker.reconciler.cycle import ACTIVE_STATES, Cycle
 from dualtrack.broker.reconciler.dispatch import dispatch_placed
+from dualtrack.broker.reconciler.ledger import JobLedger
 from dualtrack.broker.reconciler.limits import enforce_time_limits
 from dualtrack.broker.reconciler.migrate import migrate_requested
 from dualtrack.broker.reconciler.observe import observe_backends
@@ -61,6 +62,7 @@ class Reconciler:
         self._lease_lock = threading.Lock()
         self._lease_until = 0.0  # time.monotonic() until which the lease is ours for sure
         self._was_up: dict[str, bool] = {}
+        self._ledger = JobLedger()  # usage and deadlines carried from cycle to cycle (reconciler/ledger.py)
         self.is_leader = False
         self.steps: list[tuple[str, Callable[[Cycle], None]]] = [
             ("place", place_accepted),
@@ -120,7 +122,7 @@ class Reconciler:
             snapshots = self._timed("snapshot", self._refresh_snapshots)
             fresh = snapshots if isinstance(snapshots, dict) else self.ctx.snapshots.latest()
             cycle = Cycle(self.ctx, self.ctx.clock(), fresh, self.ctx.store.active(ACTIVE_STATES),
-                          holds_lease=self.holds_lease)
+                          holds_lease=self.holds_lease, ledger=self._ledger)
             returned = self._returned_backends(all_backends=not was_leader)
             if returned:
                 self._timed("zombies", lambda: clean_zombies(cycle, only=returned))

@@ -27,6 +27,7 @@ from dualtrack.broker.domain import Job, JobSpec, JobState
 from dualtrack.broker.metrics import BrokerMetrics
 from dualtrack.broker.reconciler.cycle import ACTIVE_STATES, Cycle
 from dualtrack.broker.reconciler.dispatch import dispatch_placed
+from dualtrack.broker.reconciler.ledger import JobLedger
 from dualtrack.broker.reconciler.limits import enforce_time_limits
 from dualtrack.broker.reconciler.observe import observe_backends
 from dualtrack.broker.reconciler.place import place_accepted
@@ -107,6 +108,7 @@ class LiveRouter(Router):
         self._queue_after = self.ctx.engine.config.queue_after_seconds if "capacityOrQueue" in engine_filters \
             else None
         self._job_of_trace: dict[str, str] = {}
+        self._ledger = JobLedger()  # carried from cycle to cycle, as the Reconciler does
         self._open = 0
         self.steps: list[Callable[[Cycle], None]] = [
             place_accepted, lambda c: dispatch_placed(c, self._executor), observe_backends, enforce_time_limits,
@@ -142,7 +144,7 @@ class LiveRouter(Router):
         jobs = [j for j in self.store.active(ACTIVE_STATES)
                 if not (j.state is JobState.ACCEPTED and j.reason and j.spec.spec.resources.total_gpus > free
                         and (queue_after is None or now - j.created_at < queue_after))]
-        cycle = Cycle(self.ctx, now, snapshots, jobs)
+        cycle = Cycle(self.ctx, now, snapshots, jobs, ledger=self._ledger)
         for step in self.steps:
             step(cycle)
         for job in cycle.in_state(JobState.FAILED):
