@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 
 from dualtrack.adapters.base import BackendError
 from dualtrack.broker.domain import BackendPhase, BackendRef, FailureKind, Job, JobState, Observed
@@ -27,8 +28,9 @@ ON_BACKEND = (JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
 def observe_backends(cycle: Cycle) -> None:
     by_backend: dict[str, list[Job]] = defaultdict(list)
     for job in cycle.in_state(*ON_BACKEND):
-        if job.backend_ref is not None:
-            by_backend[job.backend_ref.backend].append(job)
+        ref = job.backend_ref
+        if ref is not None:
+            by_backend[ref.backend].append(job)
     for name, jobs in by_backend.items():
         if name not in cycle.ctx.backends or not cycle.ctx.snapshots.is_up(name):
             continue  # a dead backend's jobs are the reroute step's business
@@ -38,16 +40,37 @@ def observe_backends(cycle: Cycle) -> None:
         except BackendError as exc:
             cycle.errors.append(f"observe {name}: {exc}")
             continue
+        if not observed:
+            continue
         batch = WriteBatch(cycle, "observe")
-        for job in jobs:
-            seen = observed.get(job.backend_ref) if job.backend_ref else None
-            if seen is None:
-                continue
+        for job, seen in observed_in_order(jobs, refs, observed):
             try:
                 apply_observation(cycle, job, seen, batch)
             except StaleJob:
                 log.info("job %s changed while observed; next cycle sees it again", job.id)
         batch.flush()
+
+
+def observed_in_order(jobs: list[Job], refs: list[BackendRef],
+                      observed: Mapping[BackendRef, Observed]) -> list[tuple[Job, Observed]]:
+    """The jobs with an observation, each with it, in ``jobs`` order (``refs[i]`` is ``jobs[i]``'s reference).
+
+    Backends usually report a few changes among thousands of jobs: the observations are matched to jobs by
+    object name (a string, whose hash Python caches) rather than by hashing every job's BackendRef."""
+    if len(observed) * 4 > len(jobs):
+        return [(job, seen) for job, ref in zip(jobs, refs, strict=True)
+                if (seen := observed.get(ref)) is not None]
+    position = {ref.name: i for i, ref in enumerate(refs)}
+    if len(position) != len(refs):  # two references with one name: match on the whole reference
+        return [(job, seen) for job, ref in zip(jobs, refs, strict=True)
+                if (seen := observed.get(ref)) is not None]
+    found = []
+    for ref, seen in observed.items():
+        i = position.get(ref.name)
+        if i is not None and refs[i] == ref:
+            found.append((i, seen))
+    found.sort(key=lambda pair: pair[0])
+    return [(jobs[i], seen) for i, seen in found]
 
 
 def apply_observation(cycle: Cycle, job: Job, seen: Observed, batch: WriteBatch) -> None:
