@@ -9,8 +9,9 @@ How long a job really runs is not in its spec: ``run_seconds(job)`` (the replay'
 in-memory test backend's scripts do.
 
 Differences from a real adapter, both for the replay's speed and neither visible to the reconciler:
-- ``observe`` answers only the refs whose phase changed since it last answered them; the observe step skips
-  refs without an observation (broker/reconciler/observe.py), which is what it does for unchanged ones anyway;
+- ``observe`` answers only the refs whose phase changed since it last answered them (it keeps the set of
+  objects changed since); the observe step skips refs without an observation (broker/reconciler/observe.py),
+  which is what it does for unchanged ones anyway;
 - ``snapshot`` returns the same object while the model is unchanged (the policy engine's index cache then hits)
   and reuses the NodeCapacity of nodes whose usage did not change.
 """
@@ -72,6 +73,8 @@ class SimBackend:
         self._done: dict[str, Observed] = {}  # finished objects not yet reported
         self._started: dict[str, float] = {}
         self._reported: dict[str, BackendPhase] = {}
+        self._dirty: set[str] = set()  # objects whose answer may differ from the one last reported
+        self._running = 0  # objects in phase RUNNING
         self._snapshot: ClusterSnapshot | None = None
         self._snapshot_version = -1
         self._node_cache: dict[str, tuple[tuple[int, int, int], NodeCapacity]] = {}
@@ -83,11 +86,15 @@ class SimBackend:
             ref = self._refs.get(change.key)
             if ref is None:
                 continue
+            self._dirty.add(change.key)
             if change.kind == "start":
+                if self._phase.get(change.key) is not BackendPhase.RUNNING:
+                    self._running += 1
                 self._phase[change.key] = BackendPhase.RUNNING
                 self._started[change.key] = change.at
                 continue
-            self._phase.pop(change.key, None)
+            if self._phase.pop(change.key, None) is BackendPhase.RUNNING:
+                self._running -= 1
             started = self._started.pop(change.key, None)
             if change.state == "COMPLETED":
                 seen = Observed(ref, BackendPhase.SUCCEEDED, "COMPLETED", exit_code=0, started_at=started,
@@ -112,7 +119,7 @@ class SimBackend:
         self._snapshot = ClusterSnapshot(
             backend=self.name, kind=self.kind, taken_at=self._clock(), nodes=nodes,
             switches=(*(Switch(s, "spine") for s in switches), Switch("spine")),
-            running_jobs=sum(1 for p in self._phase.values() if p is BackendPhase.RUNNING),
+            running_jobs=self._running,
             pending_jobs=pending, pending_gpu_seconds=pending_seconds,
             pools=self._pools(pending, pending_gpus, pending_seconds),
         )
@@ -156,12 +163,19 @@ class SimBackend:
         ref = BackendRef(self.name, key, key)
         self._refs[key] = ref
         self._phase[key] = BackendPhase.PENDING
+        self._dirty.add(key)
         return ref
 
     def observe(self, refs: Sequence[BackendRef]) -> Mapping[BackendRef, Observed]:
         out: dict[BackendRef, Observed] = {}
+        dirty, known = self._dirty, self._refs
         for ref in refs:
             key = ref.name
+            if key not in dirty:  # answered already (unchanged since), unless the backend never knew it
+                if key not in known:
+                    out[ref] = Observed(ref, BackendPhase.MISSING, reason="unknown to the backend")
+                continue
+            dirty.discard(key)
             done = self._done.pop(key, None)
             if done is not None:
                 out[ref] = done
@@ -180,7 +194,8 @@ class SimBackend:
     def cancel(self, ref: BackendRef) -> None:
         if ref.name in self._phase:
             self.cluster.cancel(ref.name, self._clock())
-            self._phase.pop(ref.name, None)
+            if self._phase.pop(ref.name, None) is BackendPhase.RUNNING:
+                self._running -= 1
             self._started.pop(ref.name, None)
             self._reported.pop(ref.name, None)
 
