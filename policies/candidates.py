@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dualtrack.broker.domain import ClusterSnapshot, Job, PoolCapacity
-from dualtrack.policies.capacity import GangFit, GangRequest, SnapshotIndex, fit_gang
+from dualtrack.policies.capacity import GangFit, GangRequest, SnapshotIndex
+from dualtrack.policies.capacity.fit import fit_gang_memo
 from dualtrack.policies.context import BackendInfo
 from dualtrack.policies.estimates import StartEstimate, expected_start
 
@@ -60,7 +61,7 @@ class Candidate:
         if self._fit is None:
             assert self.index is not None, "fit() of a down backend: the health gate must stop it first"
             scope = self.index.scope(self.pool_name)
-            self._fit = fit_gang(self.index, scope, GangRequest.of(self.job))
+            self._fit = fit_gang_memo(self.index, scope, GangRequest.of(self.job))
         return self._fit
 
     def start(self) -> StartEstimate:

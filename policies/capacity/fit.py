@@ -98,6 +98,19 @@ def fit_gang(index: SnapshotIndex, scope: ScopeIndex, request: GangRequest) -> G
     return GangFit(status, "; ".join(f"{f.gpu_type}: {f.reason}" for f in fits if f.status is status))
 
 
+def fit_gang_memo(index: SnapshotIndex, scope: ScopeIndex, request: GangRequest) -> GangFit:
+    """``fit_gang``, remembered per (pool, request) until the index's free capacity or bucket order changes.
+
+    ``fit_gang`` is a pure function of those (and GangFit is immutable), so this returns what it would. A batch
+    decides many waiting jobs of a few shapes between two assumptions: all but the first of a shape are one
+    lookup."""
+    key = (scope.pool, request)
+    found: GangFit | None = index.fits.get(key)
+    if found is None:
+        found = index.fits[key] = fit_gang(index, scope, request)
+    return found
+
+
 def _gib(size: int) -> str:
     return f"{size / 1024**3:.1f} GiB"
 

@@ -42,6 +42,7 @@ class GangView:
         self.slots: list[dict[str, int]] = [{} for _ in GROUP_TIERS]  # tier -> group -> free slots (> 0)
         self.buckets: list[dict[int, dict[str, None]]] = [{} for _ in GROUP_TIERS]  # tier -> slots -> groups
         self.cluster = 0
+        self.used = True  # False for a view carried into a derived index and not asked for since
         self._orders = [self.group_order(tier) for tier in GROUP_TIERS]
         free, places = types.owner.free, types.owner.places
         for i in types.members:
@@ -61,8 +62,17 @@ class GangView:
         view.slots = [dict(slots) for slots in self.slots]
         view.buckets = [{level: dict(groups) for level, groups in buckets.items()} for buckets in self.buckets]
         view.cluster = self.cluster
+        view.used = False
         view._orders = self._orders
         return view
+
+    def first_use(self) -> None:
+        """Make the buckets canonical, as a view built now would be (see ``SnapshotIndex.clone_onto``)."""
+        self.used = True
+        if self.types.owner.dirty:
+            for tier in GROUP_TIERS:
+                for bucket in self.buckets[tier].values():
+                    _sort_bucket(bucket, self._orders[tier])
 
     def group_order(self, tier: Tier) -> Callable[[str], int]:
         """The canonical order of the groups of ``tier``: by their first member node."""
@@ -154,6 +164,8 @@ class TypeIndex:
         found = self.views.get(gpus)
         if found is None:
             found = self.views[gpus] = GangView(gpus, self)
+        elif not found.used:
+            found.first_use()
         return found
 
     def ever_slots(self, gpus: int) -> tuple[int, int, int, int]:
@@ -197,6 +209,7 @@ class ScopeIndex:
             if nodes[i].gpus_total > 0:
                 by_type.setdefault(type_key(nodes[i]), []).append(i)
         self.types = {key: TypeIndex(key, members, owner) for key, members in sorted(by_type.items())}
+        self.used = True  # False for a scope carried into a derived index and not asked for since
 
     def clone(self, owner: SnapshotIndex) -> ScopeIndex:
         """An independent copy for ``owner`` (same node layout; see ``TypeIndex.clone``)."""
@@ -204,7 +217,16 @@ class ScopeIndex:
         scope.pool = self.pool
         scope.members = self.members
         scope.types = {key: types.clone(owner) for key, types in self.types.items()}
+        scope.used = False
         return scope
+
+    def first_use(self, owner: SnapshotIndex) -> None:
+        """Make the free-GPU buckets canonical, as a scope built now would be (see ``SnapshotIndex.clone_onto``)."""
+        self.used = True
+        if owner.dirty:
+            for types in self.types.values():
+                for bucket in types.free_buckets.values():
+                    _sort_bucket(bucket, None)
 
     def describe_types(self) -> str:
         """``a100 x 64, h100 x 16`` (total GPUs per type), for reasons."""
@@ -226,6 +248,8 @@ class SnapshotIndex:
         self.gpus_total = sum(n.gpus_total for n in snapshot.nodes if n.schedulable)
         self._scopes: dict[str | None, ScopeIndex] = {}
         self.dirty: list[tuple[dict[Any, None], Callable[[Any], int] | None]] = []  # buckets appended to
+        # (pool, GangRequest) -> GangFit over the current free capacity (fit.py's memo); emptied at every change
+        self.fits: dict[tuple[str | None, Any], Any] = {}
 
     def clone_onto(self, snapshot: ClusterSnapshot) -> SnapshotIndex:
         """A copy of this index whose ``snapshot`` is ``snapshot``, free capacity still this index's.
@@ -235,6 +259,11 @@ class SnapshotIndex:
         ``policies/capacity/derive.py``), and this index carries no assumption (the engine discards them at the
         end of every call). The caller then ``reset_node``s the nodes whose free capacity differs and
         ``canonicalize``s. Layout-only parts (node places, scope members, groups) are shared, not copied.
+
+        The copy behaves exactly as a fresh ``SnapshotIndex(snapshot)`` under any later queries and
+        assumptions: the scopes and views it carries count as not built yet, and the first time one is asked
+        for while assumptions are pending (buckets out of canonical order) its buckets are sorted, which is
+        the order a scope or view built at that moment would have.
         """
         index = SnapshotIndex.__new__(SnapshotIndex)
         index.snapshot = snapshot
@@ -245,11 +274,13 @@ class SnapshotIndex:
         index.has_switches = self.has_switches
         index.gpus_total = self.gpus_total
         index.dirty = []
+        index.fits = {}
         index._scopes = {pool: scope.clone(index) for pool, scope in self._scopes.items()}
         return index
 
     def reset_node(self, i: int) -> None:
         """Set node ``i``'s free GPUs, CPUs and memory to its snapshot's figures (as ``__init__`` reads them)."""
+        self.fits.clear()
         node = self.snapshot.nodes[i]
         usable = node.schedulable
         self.cpus_free[i] = node.cpus_free if usable else 0
@@ -261,6 +292,8 @@ class SnapshotIndex:
 
     def canonicalize(self) -> None:
         """Put every bucket appended to since the last call back in canonical order."""
+        if self.dirty:
+            self.fits.clear()  # bucket order decides ties
         seen: set[int] = set()
         for bucket, order in self.dirty:
             if id(bucket) not in seen:
@@ -272,9 +305,12 @@ class SnapshotIndex:
         found = self._scopes.get(pool)
         if found is None:
             found = self._scopes[pool] = ScopeIndex(pool, self)
+        elif not found.used:
+            found.first_use(self)
         return found
 
     def _apply(self, i: int, gpus: int, cpus: int, memory: int) -> None:
+        self.fits.clear()
         node = self.snapshot.nodes[i]
         old = self.free[i]
         self.free[i] = old - gpus

@@ -114,3 +114,38 @@ def test_the_engine_derives_and_still_hands_out_one_index_per_snapshot() -> None
     assert b is not a and engine.index(first) is a and engine.index(second) is b
     assert a.free == [8, 2] and b.free == [8, 6]
     assert b.places is a.places  # derived: the layout is shared, not rebuilt
+
+
+def orders(index: SnapshotIndex, pool: str | None, g: int) -> Any:
+    """What a gang fit of ``g``-GPU workers in ``pool`` iterates, in iteration order (bucket levels are always
+    visited sorted, so only each bucket's own order counts)."""
+    out = []
+    for key, types in index.scope(pool).types.items():
+        view = types.view(g)
+        out.append((key, [{level: list(members) for level, members in b.items()}
+                          for b in (types.free_buckets, *view.buckets)], view.cluster))
+    return out
+
+
+@SETTINGS
+@given(before=nodes("n"), data=st.data())
+def test_a_derived_index_answers_like_a_fresh_one_under_assumptions(before: list[NodeCapacity], data: Any) -> None:
+    """Scopes and views carried into a derived index are first asked for in the middle of a batch (after some
+    assumptions): they must iterate as the ones a fresh index builds at that moment."""
+    base = SnapshotIndex(snapshot("b", "slurm", before, switches=LEAVES))
+    for pool in (None, "p", "a"):
+        for g in WIDTHS:
+            orders(base, pool, g)  # every scope and view exists in the base, so all are carried
+    new = snapshot("b", "slurm", data.draw(churned(list(base.snapshot.nodes))), switches=LEAVES)
+    derived, fresh = derive_index(base, new), SnapshotIndex(new)
+    assert derived is not None
+    for _ in range(data.draw(st.integers(1, 10))):
+        if data.draw(st.booleans()):
+            i = data.draw(st.integers(0, len(before) - 1))
+            if fresh.free[i] > 0:
+                g = data.draw(st.integers(1, fresh.free[i]))
+                derived.take(i, g, 0, 0)
+                fresh.take(i, g, 0, 0)
+        else:
+            pool, g = data.draw(st.sampled_from([None, "p", "a"])), data.draw(st.sampled_from(WIDTHS))
+            assert orders(derived, pool, g) == orders(fresh, pool, g)
