@@ -112,6 +112,7 @@ class SlurmModel:
         self._first_ends: dict[str, float] = {}  # node -> _first_end, dropped when its jobs change
         self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
+        self._able_cache: dict[tuple[str | None, str | None, int, int, int], list[SlurmNode]] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
     # -- membership ------------------------------------------------------------------------------
@@ -282,6 +283,16 @@ class SlurmModel:
         self._eligible_cache[key] = found
         return found
 
+    def _able(self, job: SlurmJob) -> list[SlurmNode]:
+        """The eligible nodes big enough for one worker of ``job`` (node sizes never change: cached per shape)."""
+        key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+        found = self._able_cache.get(key)
+        if found is None:
+            found = self._able_cache[key] = [
+                n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
+                and n.memory_mib >= job.memory_mib_per_node]
+        return found
+
     def _earliest(self, job: SlurmJob, now: float, latest: float) -> tuple[float, list[str]] | None:
         """The earliest time >= now (and <= ``latest``) at which ``job`` fits for its whole time limit, with the
         nodes it would get; None when not by ``latest``.
@@ -289,8 +300,7 @@ class SlurmModel:
         Best-first over nodes by a lower bound of their own earliest time: a node's exact earliest time is
         computed only when it could matter, and a start time is settled once no unexamined node could fit
         before it."""
-        eligible = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
-                    and n.memory_mib >= job.memory_mib_per_node]
+        eligible = self._able(job)
         if len(eligible) < job.nodes:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
