@@ -36,8 +36,9 @@ class IndexCache:
     each backend, so memory stays bounded however many cycles pass (a 50k-node index is tens of MB).
 
     A new snapshot's index is derived from the backend's most recent cached one when the node layout is the
-    same (policies/capacity/derive.py: only the nodes whose free figures changed are re-read), else built.
-    Either way it equals a fresh build and is an object of its own: an index handed out earlier never changes.
+    same (policies/capacity/derive.py: only the nodes whose free figures changed are re-read; when none did,
+    the two snapshots share one index), else built. Either way it answers exactly as a fresh build, and an
+    index handed out earlier never changes outside a call.
     """
 
     def __init__(self, per_backend: int = 2):

@@ -5,11 +5,12 @@ Building a ``SnapshotIndex`` from scratch walks every node, group and gang view;
 previous index's mutable state (C-level dict and list copies), shares what depends on the node layout only
 (node places, scope members, groups) and re-reads just the nodes whose free figures changed.
 
-Contract: ``derive_index(base, snapshot)`` returns an index equal, in every figure and bucket order a decision
-reads, to ``SnapshotIndex(snapshot)`` (tests/unit/policies/test_index_derive.py checks this against a rebuild),
-or None when the node layout differs (a node added, removed, renamed, retyped, resized, moved, repooled,
-drained or returned; another switch tree), in which case the caller builds from scratch. ``base`` is left
-untouched and must carry no assumption (the engine discards every session's assumptions before returning).
+Contract: ``derive_index(base, snapshot)`` returns an index that answers exactly as ``SnapshotIndex(snapshot)``
+would, in every figure and bucket order a decision reads, under any later queries and assumptions
+(tests/unit/policies/test_index_derive.py checks this against a rebuild); ``base`` itself when no node's figures
+differ; or None when the node layout differs (a node added, removed, renamed, retyped, resized, moved,
+repooled, drained or returned; another switch tree), in which case the caller builds from scratch. ``base`` is
+left untouched and must carry no assumption (the engine discards every session's assumptions before returning).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def derive_index(base: SnapshotIndex, snapshot: ClusterSnapshot) -> SnapshotInde
     changed = changed_nodes(base.snapshot, split)
     if changed is None:
         return None
+    if not changed:
+        return base  # the same nodes: the base index (which never changes outside a call) answers for both
     index = base.clone_onto(split)
     for i in changed:
         index.reset_node(i)

@@ -91,7 +91,7 @@ def test_undo_returns_exactly_what_assume_took(engine: PlacementEngine) -> None:
 
 
 def test_the_index_cache_keeps_the_latest_snapshots_of_each_backend(engine: PlacementEngine) -> None:
-    first, second, third = (snapshot("b", "slurm", rack("n", 1)) for _ in range(3))
+    first, second, third = (snapshot("b", "slurm", rack("n", 1, free=free)) for free in (8, 7, 6))
     other = snapshot("k", "volcano", rack("k", 1))
     a, k = engine.index(first), engine.index(other)
     assert engine.index(first) is a  # same object: cached
@@ -99,3 +99,8 @@ def test_the_index_cache_keeps_the_latest_snapshots_of_each_backend(engine: Plac
     engine.index(third)  # first is evicted: two kept per backend
     assert engine.index(first) is not a
     assert engine.index(other) is k  # another backend's entry is untouched
+
+
+def test_snapshots_with_the_same_nodes_share_one_index(engine: PlacementEngine) -> None:
+    first, second = (snapshot("b", "slurm", rack("n", 2)) for _ in range(2))
+    assert engine.index(second) is engine.index(first)  # derived: nothing to re-read
