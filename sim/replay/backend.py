@@ -13,7 +13,8 @@ Differences from a real adapter, both for the replay's speed and neither visible
   objects changed since); the observe step skips refs without an observation (broker/reconciler/observe.py),
   which is what it does for unchanged ones anyway;
 - ``snapshot`` returns the same object while the model is unchanged (the policy engine's index cache then hits)
-  and reuses the NodeCapacity of nodes whose usage did not change.
+  and reuses the NodeCapacity of nodes whose usage did not change: only nodes that a start, end or cancel
+  touched since the last snapshot are read again.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class SimBackend:
         self._snapshot: ClusterSnapshot | None = None
         self._snapshot_version = -1
         self._node_cache: dict[str, tuple[tuple[int, int, int], NodeCapacity]] = {}
+        # the last snapshot's nodes in cluster order (None: none built yet), the position of each, the nodes
+        # whose usage changed since (starts, ends and cancels touch them) and the nodes of each running object
+        self._nodes: list[NodeCapacity] | None = None
+        self._position: dict[str, int] = {}
+        self._switches: tuple[Switch, ...] = ()
+        self._touched: set[str] = set()
+        self._nodes_of: dict[str, tuple[str, ...]] = {}
 
     # -- fed by the replay -----------------------------------------------------------------------
     def apply(self, changes: Sequence[Change]) -> None:
@@ -88,6 +96,8 @@ class SimBackend:
                 continue
             self._dirty.add(change.key)
             if change.kind == "start":
+                self._nodes_of[change.key] = change.nodes
+                self._touched.update(change.nodes)
                 if self._phase.get(change.key) is not BackendPhase.RUNNING:
                     self._running += 1
                 self._phase[change.key] = BackendPhase.RUNNING
@@ -95,6 +105,7 @@ class SimBackend:
                 continue
             if self._phase.pop(change.key, None) is BackendPhase.RUNNING:
                 self._running -= 1
+            self._touched.update(self._nodes_of.pop(change.key, ()))
             started = self._started.pop(change.key, None)
             if change.state == "COMPLETED":
                 seen = Observed(ref, BackendPhase.SUCCEEDED, "COMPLETED", exit_code=0, started_at=started,
@@ -111,20 +122,32 @@ class SimBackend:
         version = self.cluster.version
         if self._snapshot is not None and version == self._snapshot_version:
             return self._snapshot
-        views = self.cluster.nodes()
-        nodes = tuple(self._node(v) for v in views)
-        switches = sorted({v.switch for v in views if v.switch})
+        nodes = self._current_nodes()
         pending_gpus, pending_seconds = self.cluster.pending_demand()
         pending = self.cluster.pending_count()
         self._snapshot = ClusterSnapshot(
             backend=self.name, kind=self.kind, taken_at=self._clock(), nodes=nodes,
-            switches=(*(Switch(s, "spine") for s in switches), Switch("spine")),
+            switches=self._switches,
             running_jobs=self._running,
             pending_jobs=pending, pending_gpu_seconds=pending_seconds,
             pools=self._pools(pending, pending_gpus, pending_seconds),
         )
         self._snapshot_version = version
         return self._snapshot
+
+    def _current_nodes(self) -> tuple[NodeCapacity, ...]:
+        """Every node's capacity now: built once, then only the nodes touched since are read again."""
+        if self._nodes is None:
+            views = self.cluster.nodes()
+            self._nodes = [self._node(v) for v in views]
+            self._position = {v.name: i for i, v in enumerate(views)}
+            switches = sorted({v.switch for v in views if v.switch})
+            self._switches = (*(Switch(s, "spine") for s in switches), Switch("spine"))
+        else:
+            for name in self._touched:
+                self._nodes[self._position[name]] = self._node(self.cluster.node(name))
+        self._touched.clear()
+        return tuple(self._nodes)
 
     def _pools(self, pending: int, pending_gpus: int, pending_seconds: float) -> tuple[PoolCapacity, ...]:
         model = getattr(self.cluster, "model", None)
@@ -196,6 +219,7 @@ class SimBackend:
             self.cluster.cancel(ref.name, self._clock())
             if self._phase.pop(ref.name, None) is BackendPhase.RUNNING:
                 self._running -= 1
+            self._touched.update(self._nodes_of.pop(ref.name, ()))
             self._started.pop(ref.name, None)
             self._reported.pop(ref.name, None)
 

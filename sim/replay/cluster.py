@@ -100,6 +100,10 @@ class SimCluster:
     def nodes(self) -> list[NodeView]:
         raise NotImplementedError
 
+    def node(self, name: str) -> NodeView:
+        """One node's view (as ``nodes`` lists it)."""
+        raise NotImplementedError
+
     def pending_count(self) -> int:
         raise NotImplementedError
 
@@ -215,9 +219,12 @@ class VolcanoCluster(SimCluster):
         return None
 
     def nodes(self) -> list[NodeView]:
-        return [NodeView(n.name, n.gpu_product, n.gpus, n.used_gpus, n.cpu_millis // 1000,
-                         -(-n.used_cpu_millis // 1000), n.memory // MIB, -(-n.used_memory // MIB), n.switch)
-                for n in self.model.nodes.values()]
+        return [self.node(name) for name in self.model.nodes]
+
+    def node(self, name: str) -> NodeView:
+        n = self.model.nodes[name]
+        return NodeView(n.name, n.gpu_product, n.gpus, n.used_gpus, n.cpu_millis // 1000,
+                        -(-n.used_cpu_millis // 1000), n.memory // MIB, -(-n.used_memory // MIB), n.switch)
 
     def pending_count(self) -> int:
         return sum(1 for g in self.model.gangs.values() if g.state == vc.PENDING)
@@ -289,16 +296,16 @@ class SlurmCluster(SimCluster):
         return self.model.estimate_start(self._job("~probe", request), now)
 
     def nodes(self) -> list[NodeView]:
-        views = []
-        cache = self._views
-        for n in self.model.nodes.values():
-            view = cache.get(n.name)
-            if view is None or (view.gpus_used, view.cpus_used, view.memory_mib_used) != (
-                    n.used_gpus, n.used_cpus, n.used_memory_mib):
-                view = cache[n.name] = NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus,
+        return [self.node(name) for name in self.model.nodes]
+
+    def node(self, name: str) -> NodeView:
+        n = self.model.nodes[name]
+        view = self._views.get(name)
+        if view is None or (view.gpus_used, view.cpus_used, view.memory_mib_used) != (
+                n.used_gpus, n.used_cpus, n.used_memory_mib):
+            view = self._views[name] = NodeView(n.name, n.gpu_type, n.gpus, n.used_gpus, n.cpus, n.used_cpus,
                                                 n.memory_mib, n.used_memory_mib, n.switch)
-            views.append(view)
-        return views
+        return view
 
     def pending_count(self) -> int:
         return len(self.model.pending())
