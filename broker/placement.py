@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from dualtrack.adapters.base import DatasetMounter, ImageConsumer
 from dualtrack.adapters.registry import BackendRegistry
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
 from dualtrack.policies import BackendInfo, PlacementContext, TenantUsage
@@ -20,9 +19,11 @@ HOLDING_STATES = frozenset({JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED
 
 def backend_infos(backends: BackendRegistry) -> dict[str, BackendInfo]:
     return {
+        # getattr answers what isinstance against the runtime-checkable ImageConsumer / DatasetMounter protocols
+        # answers (an attribute of that name), without their per-call cost: this runs at every placement
         b.name: BackendInfo(name=b.name, track=b.track, kind=b.kind, unsupported=dict(b.unsupported),
-                            converts_images=b.needs_sif if isinstance(b, ImageConsumer) else None,
-                            datasets=b.mountable_datasets if isinstance(b, DatasetMounter) else None)
+                            converts_images=getattr(b, "needs_sif", None),
+                            datasets=getattr(b, "mountable_datasets", None))
         for b in backends
     }
 

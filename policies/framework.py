@@ -39,7 +39,7 @@ class FilterResult:
 
     @staticmethod
     def ok(reason: str = "") -> FilterResult:
-        return FilterResult(FilterStatus.OK, reason)
+        return FilterResult(FilterStatus.OK, reason) if reason else _OK
 
     @staticmethod
     def unschedulable(reason: str) -> FilterResult:
@@ -48,6 +48,9 @@ class FilterResult:
     @staticmethod
     def unresolvable(reason: str) -> FilterResult:
         return FilterResult(FilterStatus.UNRESOLVABLE, reason)
+
+
+_OK = FilterResult(FilterStatus.OK)  # the common verdict, built once (it is immutable)
 
 
 @dataclass(frozen=True)
