@@ -7,6 +7,8 @@ leaf switches of 32 nodes, spines of 16 leaves. About 70 % of the nodes are full
 Measured separately:
 - index build: SnapshotIndex + the per-pool scope + the gang view for the job's width, per backend. Paid once
   per snapshot, i.e. once per decision cycle, not per decision;
+- next cycle: the same for the next cycle's snapshots, in which 1 % of the nodes' free GPUs changed: the engine
+  derives those indexes from the previous ones (policies/capacity/derive.py);
 - place(): one decision on the warm index (filters, scores, explanation), p50 / p99 over many runs, wall
   clock; "cpu p99" is the same in thread CPU time, which other processes on a busy machine cannot inflate;
 - place_batch(): 200 jobs in one batch with assume/undo: p50 / p99 of the decisions inside it.
@@ -21,7 +23,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +89,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def next_cycle(snapshot: ClusterSnapshot, rng: random.Random) -> ClusterSnapshot:
+    """``snapshot`` one cycle later: 1 % of the nodes (new objects) with other free GPUs, the rest unchanged."""
+    nodes = list(snapshot.nodes)
+    for i in rng.sample(range(len(nodes)), max(1, len(nodes) // 100)):
+        free = rng.randint(0, 8)
+        nodes[i] = replace(nodes[i], gpus_free=free, cpus_free=128 - 16 * (8 - free))
+    return replace(snapshot, nodes=tuple(nodes))
+
+
 @dataclass
 class Result:
     build_ms: float  # per cycle: indexes of both snapshots (+ scope and gang view for the job's width)
+    next_ms: float  # the same for the next cycle's snapshots (1 % of the nodes changed): derived
     p50_ms: float  # place(): one decision on the warm indexes, wall clock
     p99_ms: float
     cpu_p99_ms: float  # the same, thread CPU time (immune to other processes preempting this one)
@@ -127,6 +139,13 @@ def run(total_nodes: int, runs: int, workers: int, gpus: int) -> Result:
         types.view(gpus)
         types.ever_slots(gpus)
     build_ms = (time.perf_counter() - started) * 1000
+    following = {name: next_cycle(snap, rng) for name, snap in snapshots.items()}
+    started = time.perf_counter()
+    for snap in following.values():
+        types = engine.index(snap).scope(None).types["a100"]
+        types.view(gpus)
+        types.ever_slots(gpus)
+    next_ms = (time.perf_counter() - started) * 1000
 
     samples: list[float] = []
     cpu_samples: list[float] = []
@@ -152,6 +171,7 @@ def run(total_nodes: int, runs: int, workers: int, gpus: int) -> Result:
     decisions = engine.place_batch(batch, ctx)
     return Result(
         build_ms=build_ms,
+        next_ms=next_ms,
         p50_ms=statistics.median(samples),
         p99_ms=percentile(samples, 0.99),
         cpu_p99_ms=percentile(cpu_samples, 0.99),
@@ -168,14 +188,15 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000")
     args = parser.parse_args()
     print(
-        f"{'nodes':>7} {'gang':>5} {'index build ms':>15} {'p50 ms':>8} {'p99 ms':>8} {'cpu p99':>8} "
+        f"{'nodes':>7} {'gang':>5} {'index build ms':>15} {'next cycle ms':>14} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'cpu p99':>8} "
         f"{'batch p50':>10} {'batch p99':>10} {f'placed/{BATCH}':>10} {'tier':>7}"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         for workers, gpus in ((2, 8), (4, 4)):
             r = run(size, args.runs, workers, gpus)
             print(
-                f"{size:>7} {f'{workers}x{gpus}':>5} {r.build_ms:>15.1f} "
+                f"{size:>7} {f'{workers}x{gpus}':>5} {r.build_ms:>15.1f} {r.next_ms:>14.1f} "
                 f"{r.p50_ms:>8.3f} {r.p99_ms:>8.3f} {r.cpu_p99_ms:>8.3f} "
                 f"{r.batch_p50_ms:>10.3f} {r.batch_p99_ms:>10.3f} {r.placed:>10} {r.tier:>7}"
             )
