@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, NotRequired
 
-from pydantic import AfterValidator, ConfigDict, StrictInt, StrictStr, with_config
+from pydantic import AfterValidator, ConfigDict, StrictInt, StrictStr
 from typing_extensions import TypedDict
 
 from dualtrack.broker.domain.settings_model import SettingsModel, matches
@@ -30,7 +30,6 @@ def _absolute(value: str) -> str:
 AbsolutePath = Annotated[StrictStr, AfterValidator(_absolute)]
 
 
-@with_config(ConfigDict(extra="forbid"))
 class Toleration(TypedDict):
     """A Kubernetes toleration, kept as the mapping the pod template receives."""
 
@@ -39,6 +38,11 @@ class Toleration(TypedDict):
     value: NotRequired[StrictStr]
     effect: NotRequired[Literal["", "NoSchedule", "PreferNoSchedule", "NoExecute"] | None]
     tolerationSeconds: NotRequired[StrictInt | None]
+
+
+# unknown keys are errors; pydantic reads a TypedDict's config here (``with_config`` needs pydantic 2.7, the floor
+# is 2.6), before any model that uses it is built
+Toleration.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
 
 
 DEFAULT_TOLERATIONS: tuple[Toleration, ...] = (

@@ -162,7 +162,8 @@ def test_the_checkpoint_storage_is_mounted_where_the_backends_see_it(helm: str) 
     config = yaml.safe_load(by_kind(docs, "ConfigMap")[0]["data"]["config.yaml"])
     assert {b["settings"]["checkpointRoot"] for b in config["backends"]} == {mount["mountPath"]}
     bare = objects(helm, CHART / "ci" / "01-sqlite-values.yaml")
-    assert "checkpoints" not in {v["name"] for v in by_kind(bare, "Deployment")[0]["spec"]["template"]["spec"]["volumes"]}
+    bare_pod = by_kind(bare, "Deployment")[0]["spec"]["template"]["spec"]
+    assert "checkpoints" not in {v["name"] for v in bare_pod["volumes"]}
 
 
 @pytest.mark.parametrize(("args", "message"), [
