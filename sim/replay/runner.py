@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from dualtrack.sim.replay.cluster import SimCluster, build_cluster, single_pool
 from dualtrack.sim.replay.clusters import Clusters, static_split
+from dualtrack.sim.replay.collector import replay_collector
 from dualtrack.sim.replay.live import LiveRouter
 from dualtrack.sim.replay.routers import (
     EarliestStartRouter,
@@ -89,7 +90,14 @@ def make_router(policy: str, clusters: dict[str, SimCluster], spec: Clusters, jo
 def run_policy(policy: str, jobs: Sequence[TraceJob], spec: Clusters, options: ReplayOptions | None = None,
                *, broker: dict[str, object] | None = None) -> PolicyRun:
     """Replay ``jobs`` (sorted by submit) under ``policy``. ``broker`` overrides the clusters file's
-    ``broker:`` sections for ``live`` (tests swap policy configs this way)."""
+    ``broker:`` sections for ``live`` (tests swap policy configs this way). Runs with the replay's garbage
+    collector thresholds (sim/replay/collector.py)."""
+    with replay_collector():
+        return _run_policy(policy, jobs, spec, options, broker)
+
+
+def _run_policy(policy: str, jobs: Sequence[TraceJob], spec: Clusters, options: ReplayOptions | None,
+                broker: dict[str, object] | None) -> PolicyRun:
     options = options or ReplayOptions()
     started_wall = time.perf_counter()
     now = [0.0]
