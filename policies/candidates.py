@@ -33,6 +33,7 @@ class Candidate:
         snapshot: ClusterSnapshot,
         pool_name: str | None,
         index: SnapshotIndex | None,
+        request: GangRequest | None = None,
     ):
         self.job = job
         self.session = session
@@ -41,6 +42,7 @@ class Candidate:
         self.pool_name = pool_name
         self.index = index  # None when the backend is down
         self.pool: PoolCapacity | None = snapshot.pool(pool_name) if pool_name else None
+        self._request = request  # the job's gang request, shared by its candidates (built once per job)
         self._fit: GangFit | None = None
         self._start: StartEstimate | None = None
 
@@ -61,8 +63,15 @@ class Candidate:
         if self._fit is None:
             assert self.index is not None, "fit() of a down backend: the health gate must stop it first"
             scope = self.index.scope(self.pool_name)
-            self._fit = fit_gang_memo(self.index, scope, GangRequest.of(self.job))
+            self._fit = fit_gang_memo(self.index, scope, self.request)
         return self._fit
+
+    @property
+    def request(self) -> GangRequest:
+        """What the job asks of a scope (``GangRequest.of(job)``)."""
+        if self._request is None:
+            self._request = GangRequest.of(self.job)
+        return self._request
 
     def start(self) -> StartEstimate:
         """The job's expected start here (backlog, backend estimate, staging, image)."""
@@ -88,6 +97,7 @@ def backend_info(name: str, info: BackendInfo | None, snapshot: ClusterSnapshot 
 def candidates_for(job: Job, session: Session) -> list[Candidate]:
     """Every candidate for ``job`` in this cycle, in backend then pool name order."""
     ctx = session.ctx
+    request = GangRequest.of(job)
     out: list[Candidate] = []
     for name in sorted(set(ctx.backends) | set(ctx.snapshots)):
         snapshot = ctx.snapshots.get(name)
@@ -95,14 +105,14 @@ def candidates_for(job: Job, session: Session) -> list[Candidate]:
         if snapshot is None:
             snapshot = ClusterSnapshot.down(name, info.kind, ctx.now, "no snapshot this cycle")
         if not snapshot.healthy:
-            out.append(Candidate(job, session, info, snapshot, None, None))
+            out.append(Candidate(job, session, info, snapshot, None, None, request))
             continue
         index = session.index(name)
         pools = candidate_pools(job.tenant, snapshot, session.config.tenant(job.tenant).pools.get(name))
         if not pools:
-            out.append(Candidate(job, session, info, snapshot, None, index))
+            out.append(Candidate(job, session, info, snapshot, None, index, request))
         for pool in pools:
-            out.append(Candidate(job, session, info, snapshot, pool, index))
+            out.append(Candidate(job, session, info, snapshot, pool, index, request))
     return out
 
 

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 from dualtrack.broker.domain import Feature, Job
 from dualtrack.policies.candidates import Candidate
-from dualtrack.policies.capacity import GangRequest, Tier
+from dualtrack.policies.capacity import Tier
 from dualtrack.policies.config import PolicyConfig
 from dualtrack.policies.framework import RawScore
 
@@ -42,7 +42,7 @@ class TopologyScore:
         detail = f"tier {tier} {points:g} x 0.8 + packing {packing:.1f} x 0.2 = {raw:.1f}"
         if unenforced:
             detail = f"{unenforced}; {detail}"
-        wanted = GangRequest.of(job).wanted
+        wanted = candidate.request.wanted
         if tier > wanted:
             raw /= 2
             detail += f"; wants {wanted}: halved to {raw:.1f}"
