@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, groupby
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
@@ -48,19 +48,15 @@ class Cycle:
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        positions: dict[str, int] = {}
-        by_state: dict[JobState, dict[int, None]] = {}
-        for i, job in enumerate(self.jobs):
-            positions[job.id] = i
-            found = by_state.get(job.state)
-            if found is None:
-                found = by_state[job.state] = {}
-            found[i] = None
-        self._positions = positions
-        self._by_state = by_state
+        jobs = self.jobs
+        self._positions = {job.id: i for i, job in enumerate(jobs)}
+        # positions grouped by state with C-level sort and groupby: a stable sort keeps each group ascending
+        states = [job.state for job in jobs]
+        order = sorted(range(len(jobs)), key=states.__getitem__)
+        self._by_state = {state: dict.fromkeys(group) for state, group in groupby(order, key=states.__getitem__)}
         if self.ledger is None:
             self.ledger = JobLedger()
-        self.ledger.sync(self.jobs)
+        self.ledger.sync(jobs, self._positions)
 
     def _indexes(self, state: JobState) -> dict[int, None]:
         found = self._by_state.get(state)

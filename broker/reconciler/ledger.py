@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dualtrack.broker.domain import Job, JobState
 from dualtrack.broker.placement import HOLDING_STATES
@@ -31,18 +31,18 @@ class JobLedger:
         self._deadlines: list[tuple[float, int, Job]] = []
         self._pushes = itertools.count()
 
-    def sync(self, jobs: Sequence[Job]) -> None:
-        """Make ``jobs`` (a new cycle's list) the current values: account for every new, changed or gone job."""
-        previous = self._jobs
-        current = {job.id: job for job in jobs}
-        changed = [job for job in jobs if previous.get(job.id) is not job]
-        known = sum(1 for job in changed if job.id in previous)
-        if len(jobs) - len(changed) + known < len(previous):  # some jobs left the list
-            for gone in previous.keys() - current.keys():
-                self._account(previous[gone], None)
+    def sync(self, jobs: Sequence[Job], ids: Mapping[str, object]) -> None:
+        """Make ``jobs`` (a new cycle's list, ``ids`` holding exactly their ids) the current values: account for
+        every new, changed or gone job."""
+        current = self._jobs
+        changed = [job for job in jobs if current.get(job.id) is not job]
         for job in changed:
-            self._account(previous.get(job.id), job)
-        self._jobs = current
+            old = current.get(job.id)
+            current[job.id] = job
+            self._account(old, job)
+        if len(current) > len(ids):  # some jobs left the list
+            for gone in current.keys() - ids.keys():
+                self._account(current.pop(gone), None)
 
     def replace(self, job: Job) -> None:
         """Record a job's new value (the cycle calls this for jobs of its list only)."""
