@@ -321,8 +321,12 @@ class SlurmModel:
             hosts = self._pick(able, job, now, limit_switches)
             return None if hosts is None else (now, hosts)
         # nodes by lower bound, the fullest first among equals: the first nodes found able are the best fit
-        bounds = sorted([(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
-                        + [(self._first_end(n), 0, len(room) + i) for i, n in enumerate(busy)])
+        first_ends, base = self._first_ends, len(room)
+        bounds = [(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
+        for i, n in enumerate(busy):  # _first_end, its cache read inline: this runs millions of times
+            end = first_ends.get(n.name)
+            bounds.append((self._first_end(n) if end is None else end, 0, base + i))
+        bounds.sort()
         eligible = room + busy
         examined: list[tuple[float, SlurmNode]] = []
         times: list[float] = []  # heap of examined nodes' earliest times not settled yet
