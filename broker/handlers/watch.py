@@ -66,6 +66,11 @@ class EventFanout:
         self._poll = poll_seconds
         self._queue_limit = queue_limit
         self._subscribers: set[_Subscriber] = set()
+        # the same subscribers indexed by their filter, so an event costs only its matching streams: by job id,
+        # by tenant (tenant-scoped streams of every job), and the streams of every event
+        self._by_job: dict[str, set[_Subscriber]] = collections.defaultdict(set)
+        self._by_tenant: dict[str, set[_Subscriber]] = collections.defaultdict(set)
+        self._everyone: set[_Subscriber] = set()
         self._cursor = 0  # every event with seq <= cursor has been offered to the subscribers of its time
         self._tenants: dict[str, str] = {}
         self._loop = asyncio.get_running_loop()
@@ -95,14 +100,40 @@ class EventFanout:
                 tenants = await self._tenants_of(batch) if self._wants_tenants() else {}
                 for event in batch:
                     self._cursor = event.seq
-                    for subscriber in list(self._subscribers):
-                        subscriber.offer(event, tenants.get(event.job_id))
+                    self._offer(event, tenants.get(event.job_id))
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
+    def _offer(self, event: JobEvent, tenant: str | None) -> None:
+        """Hand the event to the streams whose filter can match it (``offer`` checks the filter itself)."""
+        for subscriber in self._everyone:
+            subscriber.offer(event, tenant)
+        for subscriber in self._by_job.get(event.job_id, ()):
+            subscriber.offer(event, tenant)
+        if tenant is not None:
+            for subscriber in self._by_tenant.get(tenant, ()):
+                subscriber.offer(event, tenant)
+
+    def _index(self, subscriber: _Subscriber) -> set[_Subscriber]:
+        if subscriber.job_id:
+            return self._by_job[subscriber.job_id]
+        if subscriber.tenant is not None:
+            return self._by_tenant[subscriber.tenant]
+        return self._everyone
+
+    def _unregister(self, subscriber: _Subscriber) -> None:
+        """Remove a stream; an emptied job or tenant group goes too (``_wants_tenants`` reads the groups)."""
+        self._subscribers.discard(subscriber)
+        self._index(subscriber).discard(subscriber)
+        if subscriber.job_id:
+            if not self._by_job[subscriber.job_id]:
+                del self._by_job[subscriber.job_id]
+        elif subscriber.tenant is not None and not self._by_tenant[subscriber.tenant]:
+            del self._by_tenant[subscriber.tenant]
+
     def _wants_tenants(self) -> bool:
-        return any(s.tenant is not None and not s.job_id for s in self._subscribers)
+        return bool(self._by_tenant)
 
     async def _tenants_of(self, events: list[JobEvent]) -> dict[str, str]:
         unknown = sorted({e.job_id for e in events if e.job_id not in self._tenants})
@@ -119,6 +150,7 @@ class EventFanout:
             latest = await self._run(self._ctx.store.last_seq)
             self._cursor = max(self._cursor, latest)  # nobody needed the events in between
         self._subscribers.add(subscriber)
+        self._index(subscriber).add(subscriber)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._read_forever(), name="watch-fanout")
         self._wake.set()
@@ -172,7 +204,7 @@ class EventFanout:
                     await subscriber.ready.wait()
         finally:
             subscriber.closed = True
-            self._subscribers.discard(subscriber)
+            self._unregister(subscriber)
 
     async def _history(self, after: int, until: int, job_id: str, tenant: str | None) -> AsyncIterator[JobEvent]:
         while after < until:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+import pytest
 
 from dualtrack.broker.config import parse_config
 from dualtrack.broker.context import build_context
+from dualtrack.broker.domain import JobEvent
 from dualtrack.broker.handlers.jobs import submit_job
 from dualtrack.broker.handlers.specs import SpecSource
-from dualtrack.broker.handlers.watch import EventFanout
+from dualtrack.broker.handlers.watch import EventFanout, _Subscriber
 from dualtrack.v1 import broker_pb2 as pb
 from tests.inprocess import InProcessBroker, broker_config
 from tests.unit.api.conftest import spec_text
@@ -122,3 +125,52 @@ def test_broker_shutdown_ends_idle_streams(make_server: Callable[..., InProcessB
             assert list(watcher) == []
         except grpc.RpcError as exc:  # ended by the server's stop, not a client deadline
             assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+
+
+def test_events_reach_only_the_streams_whose_filter_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streams are indexed by filter: an event is offered to the streams of its job, of its tenant and of every
+    event, never to the idle watchers of a tenant that has no jobs (1,000 of them cost nothing per event)."""
+    ctx = build_context(parse_config(broker_config(tmp_path)))
+    offered: Counter[str] = Counter()
+    original = _Subscriber.offer
+
+    def counting(self: _Subscriber, event: JobEvent, tenant: str | None) -> None:
+        offered[self.job_id or self.tenant or "*"] += 1
+        original(self, event, tenant)
+
+    monkeypatch.setattr(_Subscriber, "offer", counting)
+
+    async def scenario() -> dict[str, list[str]]:
+        fanout = EventFanout(ctx, asyncio.to_thread)
+        streams = {"*": fanout.watch(), "vision-qa": fanout.watch(tenant="vision-qa"),
+                   **{f"idle-{i}": fanout.watch(tenant="idle") for i in range(50)}}
+        firsts = {name: asyncio.ensure_future(stream.__anext__()) for name, stream in streams.items()}
+        await asyncio.sleep(0.2)
+        created = [await asyncio.wrap_future(submit_job(ctx, SpecSource(yaml_text=spec_text(
+            f"j{i}", "vision-qa" if i % 2 else "vision-rnd")))) for i in range(4)]
+        one = created[1].job.id
+        job_stream = fanout.watch(job_id=one, since_seq=1)
+        seen = {"*": [(await firsts["*"]).job_id], "vision-qa": [(await firsts["vision-qa"]).job_id]}
+        seen["*"] += [(await asyncio.wait_for(streams["*"].__anext__(), 10)).job_id for _ in range(3)]
+        seen["vision-qa"].append((await asyncio.wait_for(streams["vision-qa"].__anext__(), 10)).job_id)
+        seen[one] = [(await asyncio.wait_for(job_stream.__anext__(), 10)).job_id]
+        waiting = [future for future in firsts.values() if not future.done()]
+        for future in waiting:
+            future.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)  # the idle streams end their wait
+        for stream in [*streams.values(), job_stream]:
+            await stream.aclose()
+        assert fanout.subscribers == 0 and not fanout._by_tenant and not fanout._by_job and not fanout._everyone
+        fanout.close()
+        return seen
+
+    try:
+        seen = asyncio.run(scenario())
+        jobs = [e.job_id for e in ctx.store.events(limit=100)]
+    finally:
+        ctx.close()
+    assert seen["*"] == jobs
+    assert seen["vision-qa"] == [jobs[1], jobs[3]]
+    assert seen[jobs[1]] == [jobs[1]]
+    assert offered["vision-qa"] == 2 and offered["*"] == 4
+    assert not any(name.startswith("idle") or name == "idle" for name in offered), offered
