@@ -105,7 +105,8 @@ def watchers(address: str, idle: int, active: int, tenants: int, expected_per_te
         in_order = True
         complete = 0
         errors = 0
-        opened = 0
+        opened = 0  # streams connected or refused
+        refused: list[str] = []
         # at most 50 streams per connection: servers may cap concurrent streams per connection (often at 100)
         channels = [grpc.aio.insecure_channel(address, options=OPTIONS) for _ in range((idle + active) // 50 + 1)]
 
@@ -113,8 +114,14 @@ def watchers(address: str, idle: int, active: int, tenants: int, expected_per_te
             nonlocal in_order, complete, errors, opened
             stub = pb_grpc.BrokerStub(channels[n % len(channels)])
             call = stub.WatchJobs(pb.WatchJobsRequest(), metadata=bearer(name))
-            await call.wait_for_connection()
-            opened += 1
+            try:
+                await call.wait_for_connection()
+            except grpc.RpcError as exc:  # a stream the server refused: an error, and it stops waiting for it
+                errors += 1
+                refused.append(f"{exc.code().name}: {exc.details()}")
+                return
+            finally:
+                opened += 1
             if want == 0:  # idle: hold the stream until cancelled
                 try:
                     async for _ in call:
@@ -144,6 +151,8 @@ def watchers(address: str, idle: int, active: int, tenants: int, expected_per_te
         while opened < idle + active:
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # every stream registered at the broker before the first submit
+        if refused:
+            print(f"watchers: {len(refused)} streams refused, e.g. {refused[0]}", file=sys.stderr)
         ready.set()
         await asyncio.wait(active_tasks, timeout=600)
         for task in tasks + active_tasks:
@@ -220,6 +229,7 @@ def run_once(args: argparse.Namespace, with_watchers: bool) -> dict[str, Any]:
             procs.append(context.Process(target=watchers, args=(address, args.idle, args.active, args.tenants,
                                                                 per_tenant, ready, out)))
         for p in procs:
+            p.daemon = True  # a failed run ends the bench instead of waiting for its helpers forever
             p.start()
         if with_watchers and not ready.wait(300):
             raise RuntimeError("watchers did not connect")
