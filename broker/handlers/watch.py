@@ -28,6 +28,7 @@ T = TypeVar("T")
 RunBlocking = Callable[..., Awaitable[Any]]
 
 READ_BATCH = 1000  # events per store read
+YIELD_EVERY = 64  # events handled between two yields to the event loop (fair share for unary calls)
 TENANT_CACHE_MAX = 200_000  # job id -> tenant entries kept for the tenant filter before the cache starts over
 
 
@@ -98,9 +99,11 @@ class EventFanout:
             batch = [e for e in batch if e.seq > self._cursor]
             if batch:
                 tenants = await self._tenants_of(batch) if self._wants_tenants() else {}
-                for event in batch:
-                    self._cursor = event.seq
+                for count, event in enumerate(batch, 1):
+                    self._cursor = event.seq  # a subscriber registering meanwhile is fed from here on
                     self._offer(event, tenants.get(event.job_id))
+                    if count % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
@@ -187,6 +190,7 @@ class EventFanout:
                         if stop(event):
                             return
                     last = max(last, fed_after)
+                sent = 0
                 while subscriber.pending and not subscriber.overflowed:
                     event = subscriber.pending.popleft()
                     if event.seq <= last:
@@ -195,6 +199,9 @@ class EventFanout:
                     yield event
                     if stop(event):
                         return
+                    sent += 1
+                    if sent % YIELD_EVERY == 0:  # a long backlog does not hold the loop from other calls
+                        await asyncio.sleep(0)
                 if subscriber.overflowed:
                     subscriber.overflowed = False
                     fed_after = self._cursor  # events after it are (again) in the mailbox
