@@ -53,7 +53,12 @@ def test_two_nodes_by_four_gpus_in_one_switch(backend: SlurmBackend, slurm_env: 
     ref = backend.submit(job, placement())
     seen = wait_for(backend, ref, TERMINAL)
     assert seen.phase is BackendPhase.SUCCEEDED, seen
-    assert gpu_lines(output_of(slurm_env, ref)) == {"0": "0,1,2,3", "1": "0,1,2,3"}
+    # four distinct GPUs on each node; which four depends on what other tests' jobs hold there meanwhile
+    lines = gpu_lines(output_of(slurm_env, ref))
+    assert set(lines) == {"0", "1"}, lines
+    for gpus in lines.values():
+        indices = gpus.split(",")
+        assert len(set(indices)) == 4 and set(indices) <= {str(i) for i in range(8)}, lines
     assert set(seen.nodes) in ({"n1", "n2"}, {"n3", "n4"})  # --switches=1: both nodes under one leaf
     assert f"master={seen.nodes[0]}:29500" in output_of(slurm_env, ref)
 
