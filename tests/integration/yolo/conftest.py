@@ -184,13 +184,15 @@ def yolo_broker(yolo_layout: str, synthetic_dataset: Path, session_dir: Path) ->
         print(f"broker log: {process.log}", file=sys.stderr)
 
 
-def yolo_spec(name: str, *, epochs: int, data: str = "synthetic/data.yaml", max_attempts: int = 3) -> str:
-    """A tiny CPU YOLO job on the synthetic dataset (yolov8n from its YAML: nothing is downloaded)."""
+def yolo_spec(name: str, *, epochs: int, data: str = "synthetic/data.yaml", max_attempts: int = 3,
+              imgsz: int = 64) -> str:
+    """A tiny CPU YOLO job on the synthetic dataset (yolov8n from its YAML: nothing is downloaded); a larger
+    ``imgsz`` makes each epoch take longer (seconds instead of a fraction of one)."""
     return yaml.safe_dump({
         "apiVersion": "dualtrack/v1", "kind": "TrainingJob", "metadata": {"name": name, "tenant": "yolo-it"},
         "spec": {
             "image": IMAGE,
-            "yolo": {"model": "yolov8n.yaml", "data": data, "epochs": epochs, "imgsz": 64, "batch": 8,
+            "yolo": {"model": "yolov8n.yaml", "data": data, "epochs": epochs, "imgsz": imgsz, "batch": 8,
                      "workers": 0, "args": {"plots": False, "val": True}},
             "resources": {"workers": 1, "gpusPerWorker": 0, "cpusPerWorker": 1, "memoryPerWorker": "4Gi"},
             "datasets": ["synthetic"],
