@@ -13,6 +13,7 @@ checkpoints the broker cannot see (a command job, no checkpoint root, a folder i
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +71,14 @@ def output_dir(job: Job, backend: Backend | None) -> str | None:
     """The host path of a YOLO job's run directory on ``backend``; None for command jobs, before placement,
     without a checkpoint root, or when the user's project lies outside /checkpoints."""
     run = yolo_run(job)
-    if run is None or backend is None:
-        return None
-    # the CheckpointHolder capability, looked up directly: isinstance against a runtime Protocol costs ~9 us,
-    # and ListJobs asks this for every job of a page
-    root: str | None = getattr(backend, "checkpoint_root", None)
-    return host_run_dir(run, root) if root else None
+    root = checkpoint_root(backend)
+    return host_run_dir(run, root) if run is not None and root else None
+
+
+def checkpoint_root(backend: Backend | None) -> str | None:
+    """The backend's ``checkpoint_root`` (the CheckpointHolder capability), None without one. Looked up
+    directly: isinstance against a runtime Protocol costs ~9 us, and ListJobs asks for every job of a page."""
+    return getattr(backend, "checkpoint_root", None) if backend is not None else None
 
 
 @dataclass(frozen=True)
@@ -157,16 +160,16 @@ def write_fence(job: Job, backend: Backend) -> str | None:
     (``dualtrack.broker.jobside.fence``) in ``<run>/.dualtrack/sitecustomize.py`` and raise the attempt number
     in ``<run>/.dualtrack/attempt`` to ``job.attempt`` (never lower it). Returns None when fenced, else why not
     (a command job, a run folder the broker cannot see or write); never raises."""
-    host = output_dir(job, backend)
-    if host is None:
+    host, root_path = output_dir(job, backend), checkpoint_root(backend)
+    if host is None or root_path is None:
         return "no run folder under a checkpoint root of this backend"
-    root = Path(getattr(backend, "checkpoint_root", "") or "/")
+    root = Path(root_path)
     try:
         if not root.is_dir():
             return f"its checkpoint root {root} is not visible to the broker"
         folder = Path(host) / FENCE_FOLDER
         _make_folders(folder, root)
-        hook = Path(fence_module.__file__).read_bytes()
+        hook = _hook_source()
         target = folder / "sitecustomize.py"
         if not target.is_file() or target.read_bytes() != hook:
             _replace(target, hook)
@@ -176,6 +179,12 @@ def write_fence(job: Job, backend: Backend) -> str | None:
     except OSError as exc:
         return f"cannot write its fence: {exc}"
     return None
+
+
+@functools.cache
+def _hook_source() -> bytes:
+    """The job-side hook's source, read once per broker process (every YOLO dispatch copies it)."""
+    return Path(fence_module.__file__).read_bytes()
 
 
 def _make_folders(folder: Path, root: Path) -> None:
