@@ -25,7 +25,7 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
     (Slurm's ``sbatch --test-only``). Failures just leave the estimate out."""
     out: dict[tuple[str, str], float] = {}
     for backend in cycle.ctx.backends:
-        if not isinstance(backend, StartEstimator) or not cycle.ctx.snapshots.is_up(backend.name):
+        if not _estimates(backend) or not cycle.ctx.snapshots.is_up(backend.name):
             continue
         for job in jobs:
             try:
@@ -36,6 +36,19 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
             if when is not None:
                 out[(job.id, backend.name)] = when
     return out
+
+
+_ESTIMATOR_TYPES: dict[type, bool] = {}
+
+
+def _estimates(backend: object) -> bool:
+    """``isinstance(backend, StartEstimator)``, answered once per backend class: a runtime Protocol check
+    inspects the class's attributes on every call, and this one runs every cycle."""
+    kind = type(backend)
+    found = _ESTIMATOR_TYPES.get(kind)
+    if found is None:
+        found = _ESTIMATOR_TYPES[kind] = isinstance(backend, StartEstimator)
+    return found
 
 
 def place_accepted(cycle: Cycle) -> None:
