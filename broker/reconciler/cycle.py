@@ -53,7 +53,7 @@ class Cycle:
     def __post_init__(self) -> None:
         jobs = self.jobs
         # built with C-level map/zip/sort/groupby: a cycle of the replay indexes hundreds of jobs every time
-        self._positions = dict(zip(map(_ID, jobs), range(len(jobs))))
+        self._positions = dict(zip(map(_ID, jobs), range(len(jobs)), strict=True))
         # positions grouped by state: a stable sort keeps each group ascending
         states = list(map(_STATE, jobs))
         order = sorted(range(len(jobs)), key=states.__getitem__)

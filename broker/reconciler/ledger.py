@@ -37,7 +37,7 @@ class JobLedger:
         job."""
         current = self._jobs
         # ``ids`` iterates in ``jobs`` order (the cycle's positions): one C-level lookup per job
-        changed = [job for job, old in zip(jobs, map(current.get, ids)) if old is not job]
+        changed = [job for job, old in zip(jobs, map(current.get, ids), strict=True) if old is not job]
         for job in changed:
             old = current.get(job.id)
             current[job.id] = job

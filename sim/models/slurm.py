@@ -99,7 +99,7 @@ class _Split:
     ``ordered`` adds, built on first use, every node's lower bound of its earliest start with the node list it
     indexes. Read-only for its users."""
 
-    __slots__ = ("busy", "epoch", "now", "room", "_ordered")
+    __slots__ = ("_ordered", "busy", "epoch", "now", "room")
 
     def __init__(self, now: float, epoch: int, room: list[SlurmNode], busy: list[SlurmNode]):
         self.now, self.epoch, self.room, self.busy = now, epoch, room, busy
