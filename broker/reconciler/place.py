@@ -8,6 +8,7 @@ The batch's writes are stored together (reconciler/batch.py); a job cancelled me
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
 from dualtrack.adapters.base import StartEstimator
 from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
@@ -41,7 +42,7 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
 _ESTIMATOR_TYPES: dict[type, bool] = {}
 
 
-def _estimates(backend: object) -> bool:
+def _estimates(backend: object) -> TypeGuard[StartEstimator]:
     """``isinstance(backend, StartEstimator)``, answered once per backend class: a runtime Protocol check
     inspects the class's attributes on every call, and this one runs every cycle."""
     kind = type(backend)
