@@ -8,7 +8,7 @@ The batch's writes are stored together (reconciler/batch.py); a job cancelled me
 from __future__ import annotations
 
 import logging
-from typing import TypeGuard
+from typing import cast
 
 from dualtrack.adapters.base import StartEstimator
 from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
@@ -26,11 +26,12 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
     (Slurm's ``sbatch --test-only``). Failures just leave the estimate out."""
     out: dict[tuple[str, str], float] = {}
     for backend in cycle.ctx.backends:
-        if not _estimates(backend) or not cycle.ctx.snapshots.is_up(backend.name):
+        estimator = _estimator(backend)
+        if estimator is None or not cycle.ctx.snapshots.is_up(backend.name):
             continue
         for job in jobs:
             try:
-                when = backend.estimate_start(job, Placement(backend.name))
+                when = estimator.estimate_start(job, Placement(backend.name))
             except Exception as exc:  # an estimate is advice; placement goes on without it
                 log.debug("start estimate of %s on %s failed: %s", job.id, backend.name, exc)
                 continue
@@ -42,14 +43,14 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
 _ESTIMATOR_TYPES: dict[type, bool] = {}
 
 
-def _estimates(backend: object) -> TypeGuard[StartEstimator]:
-    """``isinstance(backend, StartEstimator)``, answered once per backend class: a runtime Protocol check
-    inspects the class's attributes on every call, and this one runs every cycle."""
+def _estimator(backend: object) -> StartEstimator | None:
+    """``backend`` when ``isinstance(backend, StartEstimator)``, answered once per backend class: a runtime
+    Protocol check inspects the class's attributes on every call, and this one runs every cycle."""
     kind = type(backend)
     found = _ESTIMATOR_TYPES.get(kind)
     if found is None:
         found = _ESTIMATOR_TYPES[kind] = isinstance(backend, StartEstimator)
-    return found
+    return cast(StartEstimator, backend) if found else None
 
 
 def place_accepted(cycle: Cycle) -> None:
