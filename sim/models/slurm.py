@@ -142,6 +142,7 @@ class SlurmModel:
         # node usage changes (a start or an end) bump the epoch; _split's results hold while it and ``now`` do
         self._usage_epoch = 0
         self._free_gpus = sum(n.free_gpus for n in self.nodes.values())  # kept by _start and _release
+        self._gpus_total = sum(n.gpus for n in self.nodes.values())  # the node set never changes
         self._splits: dict[tuple[str | None, str | None, int, int, int], _Split] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
@@ -467,7 +468,7 @@ class SlurmModel:
         return list(self._running.values())
 
     def gpus_total(self) -> int:
-        return sum(n.gpus for n in self.nodes.values())
+        return self._gpus_total
 
     def gpus_used(self) -> int:
         return self.gpus_total() - self._free_gpus
