@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, groupby
-from operator import attrgetter
 
 from dualtrack.broker.context import BrokerContext
 from dualtrack.broker.domain import ClusterSnapshot, Job, JobState
@@ -24,8 +23,6 @@ from dualtrack.policies import TenantUsage
 
 ACTIVE_STATES = (JobState.ACCEPTED, JobState.PLACED, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING,
                  JobState.REROUTING)
-_ID = attrgetter("id")
-_STATE = attrgetter("state")
 
 
 @dataclass
@@ -52,10 +49,9 @@ class Cycle:
 
     def __post_init__(self) -> None:
         jobs = self.jobs
-        # built with C-level map/zip/sort/groupby: a cycle of the replay indexes hundreds of jobs every time
-        self._positions = dict(zip(map(_ID, jobs), range(len(jobs)), strict=True))
-        # positions grouped by state: a stable sort keeps each group ascending
-        states = list(map(_STATE, jobs))
+        self._positions = {job.id: i for i, job in enumerate(jobs)}
+        # positions grouped by state with C-level sort and groupby: a stable sort keeps each group ascending
+        states = [job.state for job in jobs]
         order = sorted(range(len(jobs)), key=states.__getitem__)
         self._by_state = {state: dict.fromkeys(group) for state, group in groupby(order, key=states.__getitem__)}
         if self.ledger is None:

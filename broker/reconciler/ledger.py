@@ -32,12 +32,10 @@ class JobLedger:
         self._pushes = itertools.count()
 
     def sync(self, jobs: Sequence[Job], ids: Mapping[str, object]) -> None:
-        """Make ``jobs`` (a new cycle's list of distinct jobs; ``ids`` holding exactly their ids, iterating in
-        ``jobs`` order, as the cycle's positions do) the current values: account for every new, changed or gone
-        job."""
+        """Make ``jobs`` (a new cycle's list, ``ids`` holding exactly their ids) the current values: account for
+        every new, changed or gone job."""
         current = self._jobs
-        # ``ids`` iterates in ``jobs`` order (the cycle's positions): one C-level lookup per job
-        changed = [job for job, old in zip(jobs, map(current.get, ids), strict=True) if old is not job]
+        changed = [job for job in jobs if current.get(job.id) is not job]
         for job in changed:
             old = current.get(job.id)
             current[job.id] = job

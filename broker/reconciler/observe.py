@@ -10,6 +10,7 @@ grace period was lost by the backend: that is an infrastructure failure, retried
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 
 from dualtrack.adapters.base import BackendError
@@ -25,19 +26,15 @@ ON_BACKEND = (JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING)
 
 
 def observe_backends(cycle: Cycle) -> None:
-    # backend -> (its jobs, their references), index for index; built in one pass
-    by_backend: dict[str, tuple[list[Job], list[BackendRef]]] = {}
+    by_backend: dict[str, list[Job]] = defaultdict(list)
     for job in cycle.in_state(*ON_BACKEND):
         ref = job.backend_ref
         if ref is not None:
-            found = by_backend.get(ref.backend)
-            if found is None:
-                found = by_backend[ref.backend] = ([], [])
-            found[0].append(job)
-            found[1].append(ref)
-    for name, (jobs, refs) in by_backend.items():
+            by_backend[ref.backend].append(job)
+    for name, jobs in by_backend.items():
         if name not in cycle.ctx.backends or not cycle.ctx.snapshots.is_up(name):
             continue  # a dead backend's jobs are the reroute step's business
+        refs: list[BackendRef] = [j.backend_ref for j in jobs if j.backend_ref is not None]
         try:
             observed = cycle.ctx.backends.get(name).observe(refs)
         except BackendError as exc:
