@@ -95,29 +95,40 @@ class SlurmJob:
 
 
 class _Split:
-    """A job shape's able nodes at one instant: ``room`` (one worker fits now, reservations aside) and ``busy``.
-    ``ordered`` adds, built on first use, every node's lower bound of its earliest start with the node list it
+    """A job shape's able nodes while node usage stays the same: ``room`` (one worker fits now, reservations
+    aside) and ``busy``. ``ordered`` adds every node's lower bound of its earliest start with the node list it
     indexes. Read-only for its users."""
 
-    __slots__ = ("_ordered", "busy", "epoch", "now", "room")
+    __slots__ = ("_busy_bounds", "_nodes", "_ordered", "busy", "epoch", "room")
 
-    def __init__(self, now: float, epoch: int, room: list[SlurmNode], busy: list[SlurmNode]):
-        self.now, self.epoch, self.room, self.busy = now, epoch, room, busy
-        self._ordered: tuple[list[tuple[float, int, int]], list[SlurmNode]] | None = None
+    def __init__(self, epoch: int, room: list[SlurmNode], busy: list[SlurmNode]):
+        self.epoch, self.room, self.busy = epoch, room, busy
+        self._busy_bounds: list[tuple[float, int, int]] | None = None
+        self._nodes = room + busy
+        self._ordered: tuple[float, list[tuple[float, int, int]]] | None = None  # (now, bounds)
 
-    def ordered(self, model: SlurmModel) -> tuple[list[tuple[float, int, int]], list[SlurmNode]]:
+    def ordered(self, model: SlurmModel, now: float) -> tuple[list[tuple[float, int, int]], list[SlurmNode]]:
         """(bounds, nodes): ``(lower bound, free GPUs if in room else 0, index in nodes)`` sorted, so the fullest
-        of the nodes with equal bounds come first (the first nodes found able are the best fit)."""
-        if self._ordered is None:
-            room, now = self.room, self.now
-            first_ends, base = model._first_ends, len(room)
-            bounds = [(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
+        of the nodes with equal bounds come first (the first nodes found able are the best fit). A node with
+        room is bounded by ``now``, a busy one by its first running job's time limit; only the former change
+        with ``now``, so the busy part is sorted once per usage epoch."""
+        if self._ordered is not None and self._ordered[0] == now:
+            return self._ordered[1], self._nodes
+        room, base = self.room, len(self.room)
+        if self._busy_bounds is None:
+            first_ends = model._first_ends
+            busy_bounds = []
             for i, n in enumerate(self.busy):  # _first_end, its cache read inline: this runs millions of times
                 end = first_ends.get(n.name)
-                bounds.append((model._first_end(n) if end is None else end, 0, base + i))
-            bounds.sort()
-            self._ordered = (bounds, room + self.busy)
-        return self._ordered
+                busy_bounds.append((model._first_end(n) if end is None else end, 0, base + i))
+            busy_bounds.sort()
+            self._busy_bounds = busy_bounds
+        bounds = sorted((now, n.gpus - n.used_gpus, i) for i, n in enumerate(room))
+        bounds += self._busy_bounds
+        if base and self._busy_bounds and bounds[base - 1] > bounds[base]:
+            bounds.sort()  # a busy node bounded before now (never while ends are processed in time): exact anyway
+        self._ordered = (now, bounds)
+        return bounds, self._nodes
 
 
 class SlurmModel:
@@ -187,8 +198,7 @@ class SlurmModel:
             return f"invalid partition {job.partition}"
         if partition is not None and partition.max_time is not None and job.time_limit > partition.max_time:
             return f"time limit {job.time_limit:.0f} s over the partition's {partition.max_time:.0f} s"
-        able = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
-                and n.memory_mib >= job.memory_mib_per_node]
+        able = self._able(job)
         if len(able) < job.nodes:
             return (f"requested node configuration is not available: {job.nodes} node(s) with "
                     f"{job.gpus_per_node} {job.gpu_type or 'any'} GPU(s), {len(able)} exist")
@@ -339,7 +349,7 @@ class SlurmModel:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
-        split = self._split(job, now)
+        split = self._split(job)
         room = split.room
         if latest <= now:  # only a start now counts: the nodes with room that no reservation needs
             able = [n for n in room if n.name not in self._reserved or self._node_fits(n, job, now)]
@@ -348,7 +358,7 @@ class SlurmModel:
             able.sort(key=lambda n: (n.gpus - n.used_gpus, n.name))
             hosts = self._pick(able, job, now, limit_switches)
             return None if hosts is None else (now, hosts)
-        bounds, eligible = split.ordered(self)
+        bounds, eligible = split.ordered(self, now)
         examined: list[tuple[float, SlurmNode]] = []
         times: list[float] = []  # heap of examined nodes' earliest times not settled yet
         position = 0
@@ -375,12 +385,12 @@ class SlurmModel:
             if exact <= latest:
                 heapq.heappush(times, exact)
 
-    def _split(self, job: SlurmJob, now: float) -> _Split:
-        """The able nodes of ``job``'s shape split by room for one worker now; shared by every job of the same
-        shape until ``now`` or a node's usage changes (reservations change neither)."""
+    def _split(self, job: SlurmJob) -> _Split:
+        """The able nodes of ``job``'s shape split by room for one worker; shared by every job of the same shape
+        until a node's usage changes (reservations change no usage)."""
         key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
         found = self._splits.get(key)
-        if found is not None and found.now == now and found.epoch == self._usage_epoch:
+        if found is not None and found.epoch == self._usage_epoch:
             return found
         room: list[SlurmNode] = []
         busy: list[SlurmNode] = []
@@ -390,7 +400,7 @@ class SlurmModel:
                 room.append(n)
             else:
                 busy.append(n)
-        found = self._splits[key] = _Split(now, self._usage_epoch, room, busy)
+        found = self._splits[key] = _Split(self._usage_epoch, room, busy)
         return found
 
     def _first_end(self, node: SlurmNode) -> float:
