@@ -52,8 +52,10 @@ class IndexCache:
                 return index
         index = (derive_index(entries[-1][1], snapshot) if entries else None) or SnapshotIndex(snapshot)
         entries.append((snapshot, index))
+        kept = entries[-self.per_backend:]
         for _, retired in entries[: -self.per_backend]:
-            retired.release()  # freed by reference counting, not left to the cyclic collector
+            if all(retired is not index for _, index in kept):  # two snapshots may share one index
+                retired.release()  # freed by reference counting, not left to the cyclic collector
         del entries[: -self.per_backend]
         return index
 

@@ -173,3 +173,15 @@ def test_the_engine_cache_releases_the_indexes_it_evicts() -> None:
     assert first._scopes  # still cached: not released
     engine.index(snapshot("b", "slurm", [replace(nodes_[0], gpus_free=2)]))
     assert not first._scopes  # evicted: released
+
+
+def test_the_engine_cache_keeps_an_evicted_index_another_snapshot_shares() -> None:
+    """A snapshot whose nodes did not change shares the previous snapshot's index; evicting the older
+    snapshot must leave that index whole for the newer one."""
+    engine = PlacementEngine(PolicyConfig(), snapshots_kept_per_backend=2)
+    nodes_ = [node("n0", 8, 8)]
+    shared = engine.index(snapshot("b", "slurm", nodes_))
+    with_views(shared)
+    assert engine.index(snapshot("b", "slurm", nodes_)) is shared
+    engine.index(snapshot("b", "slurm", [replace(nodes_[0], gpus_free=4)]))  # evicts the first snapshot
+    assert shared._scopes  # still the second snapshot's index: not released
