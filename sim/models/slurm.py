@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 PENDING, RUNNING, COMPLETED, TIMEOUT, CANCELLED = "PENDING", "RUNNING", "COMPLETED", "TIMEOUT", "CANCELLED"
 FINISHED = frozenset({COMPLETED, TIMEOUT, CANCELLED})
 _FOREVER = float("inf")
+_TOUCHED_LOG_MAX = 100_000  # node names logged for the cached splits before the log starts over
 
 
 @dataclass
@@ -95,40 +97,78 @@ class SlurmJob:
 
 
 class _Split:
-    """A job shape's able nodes while node usage stays the same: ``room`` (one worker fits now, reservations
-    aside) and ``busy``. ``ordered`` adds every node's lower bound of its earliest start with the node list it
-    indexes. Read-only for its users."""
+    """A job shape's able nodes (``able``, fixed) split by room for one worker now, reservations aside: ``room``
+    and ``busy`` hold positions in ``able``, ascending. Kept current from the model's log of nodes whose
+    usage changed (``catch_up``), so a pass over every able node happens once per shape, not once per call.
+    ``ordered`` gives every node's lower bound of its earliest start."""
 
-    __slots__ = ("_busy_bounds", "_nodes", "_ordered", "busy", "epoch", "room")
+    __slots__ = ("_busy_bounds", "_ordered", "able", "busy", "position", "room", "seen", "shape")
 
-    def __init__(self, epoch: int, room: list[SlurmNode], busy: list[SlurmNode]):
-        self.epoch, self.room, self.busy = epoch, room, busy
+    def __init__(self, able: list[SlurmNode], shape: tuple[int, int, int], seen: int):
+        self.able, self.shape, self.seen = able, shape, seen
+        self.position = {n.name: i for i, n in enumerate(able)}
+        self.room: list[int] = []
+        self.busy: list[int] = []
+        for i, n in enumerate(able):
+            (self.room if self._has_room(n) else self.busy).append(i)
         self._busy_bounds: list[tuple[float, int, int]] | None = None
-        self._nodes = room + busy
         self._ordered: tuple[float, list[tuple[float, int, int]]] | None = None  # (now, bounds)
+
+    def _has_room(self, n: SlurmNode) -> bool:
+        gpus, cpus, memory = self.shape
+        return (n.gpus - n.used_gpus >= gpus and n.cpus - n.used_cpus >= cpus
+                and n.memory_mib - n.used_memory_mib >= memory)
+
+    def catch_up(self, log: list[str]) -> None:
+        """Re-check the able nodes named in ``log`` since ``seen`` (their usage, so their room and their first
+        running job's end, may have changed)."""
+        touched = {self.position.get(name) for name in log[self.seen:]}
+        self.seen = len(log)
+        touched.discard(None)
+        if not touched:
+            return
+        self._busy_bounds = self._ordered = None
+        room, busy = self.room, self.busy
+        for i in touched:
+            assert i is not None
+            at = bisect_left(room, i)
+            in_room = at < len(room) and room[at] == i
+            if self._has_room(self.able[i]) != in_room:
+                if in_room:
+                    room.pop(at)
+                    insort(busy, i)
+                else:
+                    busy.pop(bisect_left(busy, i))
+                    room.insert(at, i)
+
+    def room_nodes(self) -> list[SlurmNode]:
+        able = self.able
+        return [able[i] for i in self.room]
 
     def ordered(self, model: SlurmModel, now: float) -> tuple[list[tuple[float, int, int]], list[SlurmNode]]:
         """(bounds, nodes): ``(lower bound, free GPUs if in room else 0, index in nodes)`` sorted, so the fullest
         of the nodes with equal bounds come first (the first nodes found able are the best fit). A node with
         room is bounded by ``now``, a busy one by its first running job's time limit; only the former change
-        with ``now``, so the busy part is sorted once per usage epoch."""
+        with ``now``, so the busy part is sorted once per change of usage."""
+        able = self.able
         if self._ordered is not None and self._ordered[0] == now:
-            return self._ordered[1], self._nodes
-        room, base = self.room, len(self.room)
+            return self._ordered[1], able
         if self._busy_bounds is None:
             first_ends = model._first_ends
             busy_bounds = []
-            for i, n in enumerate(self.busy):  # _first_end, its cache read inline: this runs millions of times
+            for i in self.busy:  # _first_end, its cache read inline: this runs millions of times
+                n = able[i]
                 end = first_ends.get(n.name)
-                busy_bounds.append((model._first_end(n) if end is None else end, 0, base + i))
+                busy_bounds.append((model._first_end(n) if end is None else end, 0, i))
             busy_bounds.sort()
             self._busy_bounds = busy_bounds
-        bounds = sorted((now, n.gpus - n.used_gpus, i) for i, n in enumerate(room))
+        bounds = sorted([(now, able[i].gpus - able[i].used_gpus, i) for i in self.room])
+        base = len(bounds)
         bounds += self._busy_bounds
         if base and self._busy_bounds and bounds[base - 1] > bounds[base]:
             bounds.sort()  # a busy node bounded before now (never while ends are processed in time): exact anyway
         self._ordered = (now, bounds)
-        return bounds, self._nodes
+        return bounds, able
 
 
 class SlurmModel:
@@ -150,8 +190,8 @@ class SlurmModel:
         self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
         self._able_cache: dict[tuple[str | None, str | None, int, int, int], list[SlurmNode]] = {}
-        # node usage changes (a start or an end) bump the epoch; _split's results hold while it and ``now`` do
-        self._usage_epoch = 0
+        # nodes whose usage changed (a start or an end), in order: what the cached splits catch up on
+        self._touched: list[str] = []
         self._free_gpus = sum(n.free_gpus for n in self.nodes.values())  # kept by _start and _release
         self._gpus_total = sum(n.gpus for n in self.nodes.values())  # the node set never changes
         self._splits: dict[tuple[str | None, str | None, int, int, int], _Split] = {}
@@ -292,7 +332,7 @@ class SlurmModel:
         heapq.heappush(self._ends, (now + min(job.run_seconds, job.time_limit), job.key, now))
         del self._pending[job.key]
         self._running[job.key] = job
-        self._usage_epoch += 1
+        self._log_touched(hosts)
         for host in hosts:
             node = self.nodes[host]
             self._first_ends.pop(host, None)
@@ -304,7 +344,7 @@ class SlurmModel:
                                    job.memory_mib_per_node, job.key))
 
     def _release(self, job: SlurmJob) -> None:
-        self._usage_epoch += 1
+        self._log_touched(job.allocation)
         for host in job.allocation:
             node = self.nodes[host]
             self._first_ends.pop(host, None)
@@ -350,7 +390,7 @@ class SlurmModel:
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
         split = self._split(job)
-        room = split.room
+        room = split.room_nodes()
         if latest <= now:  # only a start now counts: the nodes with room that no reservation needs
             able = [n for n in room if n.name not in self._reserved or self._node_fits(n, job, now)]
             if len(able) < job.nodes:
@@ -385,22 +425,22 @@ class SlurmModel:
             if exact <= latest:
                 heapq.heappush(times, exact)
 
+    def _log_touched(self, hosts: Sequence[str]) -> None:
+        if len(self._touched) > _TOUCHED_LOG_MAX:  # every split rebuilds once rather than the log growing
+            self._touched = []
+            self._splits.clear()
+        self._touched.extend(hosts)
+
     def _split(self, job: SlurmJob) -> _Split:
-        """The able nodes of ``job``'s shape split by room for one worker; shared by every job of the same shape
-        until a node's usage changes (reservations change no usage)."""
+        """The able nodes of ``job``'s shape split by room for one worker, shared by every job of that shape
+        and kept current as node usage changes (reservations change no usage)."""
         key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
         found = self._splits.get(key)
-        if found is not None and found.epoch == self._usage_epoch:
-            return found
-        room: list[SlurmNode] = []
-        busy: list[SlurmNode] = []
-        for n in self._able(job):
-            if (n.gpus - n.used_gpus >= job.gpus_per_node and n.cpus - n.used_cpus >= job.cpus_per_node
-                    and n.memory_mib - n.used_memory_mib >= job.memory_mib_per_node):
-                room.append(n)
-            else:
-                busy.append(n)
-        found = self._splits[key] = _Split(self._usage_epoch, room, busy)
+        if found is None:
+            shape = (job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+            found = self._splits[key] = _Split(self._able(job), shape, len(self._touched))
+        elif found.seen < len(self._touched):
+            found.catch_up(self._touched)
         return found
 
     def _first_end(self, node: SlurmNode) -> float:

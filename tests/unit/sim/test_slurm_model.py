@@ -119,3 +119,35 @@ def test_cancel_releases_the_nodes() -> None:
     assert model.gpus_used() == 0
     model.submit(job("B", 2, 4, 100, 100, 0), 5.0)
     assert started(model.advance(5.0)) == {"B"}
+
+
+def test_the_cached_node_splits_schedule_as_fresh_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model keeps each job shape's split of nodes (room now / busy) current from a log of touched
+    nodes; with the log starting over after every entry (so every split is rebuilt) a busy random workload
+    must schedule identically, start times, nodes and estimates alike."""
+    import random
+
+    from dualtrack.sim.models import slurm
+
+    def run() -> tuple[list[tuple[str, float | None, tuple[str, ...]]], list[float | None]]:
+        rng = random.Random(7)
+        model = SlurmModel([SlurmNode(f"n{i}", gpus=rng.choice((4, 8)), cpus=32, memory_mib=1000,
+                                      switch=f"s{i // 4}") for i in range(12)], max_reservations=3)
+        estimates: list[float | None] = []
+        for step in range(60):
+            now = step * 30.0
+            for k in range(rng.randint(0, 3)):
+                model.submit(SlurmJob(f"j{step}-{k}", nodes=rng.randint(1, 3), gpus_per_node=rng.choice((1, 2, 4)),
+                                      cpus_per_node=rng.choice((1, 4)), memory_mib_per_node=rng.choice((10, 100)),
+                                      time_limit=rng.choice((60.0, 300.0)), run_seconds=rng.choice((30.0, 200.0)),
+                                      priority=rng.randint(1, 5)), now)
+            model.advance(now)
+            probe = SlurmJob("probe", nodes=2, gpus_per_node=2, cpus_per_node=1, memory_mib_per_node=1,
+                             time_limit=120.0, run_seconds=1.0)
+            estimates.append(model.estimate_start(probe, now))
+        return [(j.key, j.start_time, j.allocation) for j in model.jobs.values()], estimates
+
+    cached = run()
+    monkeypatch.setattr(slurm, "_TOUCHED_LOG_MAX", 0)
+    assert run() == cached
+    assert sum(1 for _, start, _ in cached[0] if start is not None) > 20  # the workload did run
