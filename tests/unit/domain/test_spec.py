@@ -136,3 +136,22 @@ def test_format_duration_inverts_parse() -> None:
                                              (2048, 2048), ("1.5Gi", int(1.5 * 1024**3))])
 def test_memory(text: str | int, size: int) -> None:
     assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("soon", "'soon' is not a duration; use forms such as 90s, 30m, 24h or 1h30m"),
+    ("1h 30m", "'1h 30m' is not a duration; use forms such as 90s, 30m, 24h or 1h30m"),
+    ("0", "must be a positive duration"),
+    ("00:00:00", "must be a positive duration"),
+    ("0.4s", "must be a positive duration"),
+    (-5, "must be a positive duration"),
+    (float("inf"), "must be a finite duration"),
+    ("9" * 400 + "d", "is 401 characters; a duration such as 30m, 24h or 1h30m has a few"),
+    (True, "must be a duration such as 30m, 24h or 1h30m"),
+    (None, "must be a duration such as 30m, 24h or 1h30m"),
+])
+def test_duration_refusals_say_why_every_time(value: object, message: str) -> None:
+    for _ in range(2):  # the second time from parse_duration's cache of texts, which must not keep refusals
+        with pytest.raises(ValueError) as raised:
+            parse_duration(value)  # type: ignore[arg-type]
+        assert str(raised.value) == message
