@@ -39,8 +39,17 @@ def timestamp(seconds: float | None) -> Timestamp | None:
     return ts
 
 
+def _set_time(field: Timestamp, seconds: float | None) -> None:
+    """Set a Timestamp field of a message in place (as ``timestamp`` would build it); None leaves it unset."""
+    if seconds is not None:
+        field.FromNanoseconds(int(seconds * 1e9))
+
+
+_STATE_NUMBERS = {state: pb.JobState.Value(state.value) for state in JobState}
+
+
 def state_to_pb(state: JobState | None) -> Any:
-    return pb.JobState.Value(state.value) if state is not None else pb.JOB_STATE_UNSPECIFIED
+    return _STATE_NUMBERS[state] if state is not None else pb.JOB_STATE_UNSPECIFIED
 
 
 def state_from_pb(value: int) -> JobState:
@@ -224,25 +233,34 @@ def _candidate_to_pb(c: CandidateEvaluation) -> pb.CandidateEvaluation:
     )
 
 
-def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True, output_dir: str = "") -> pb.Job:
-    message = pb.Job(
-        id=job.id,
-        name=job.name,
-        tenant=job.tenant,
-        state=state_to_pb(job.state),
-        attempt=job.attempt,
-        backend=job.backend or "",
-        track=track,
-        backend_job_id=job.backend_ref.native_id if job.backend_ref else "",
-        object_name=job.object_name,
-        reason=job.reason,
-        image_ref=job.image_ref or "",
-        created_at=timestamp(job.created_at),
-        updated_at=timestamp(job.updated_at),
-        state_since=timestamp(job.state_since),
-        spec_yaml=spec_yaml,
-        output_dir=output_dir,
-    )
+def job_to_pb(job: Job, track: str = "", *, spec_yaml: str = "", full: bool = True, output_dir: str = "",
+              into: pb.Job | None = None) -> pb.Job:
+    """The Job message; ``into`` (an empty message, e.g. the result SubmitJobs just added to its reply) is filled
+    instead of a new message, which saves copying it there. Empty strings are left unset (the same message)."""
+    message = pb.Job() if into is None else into
+    message.id = job.id
+    message.name = job.name
+    message.tenant = job.tenant
+    message.state = state_to_pb(job.state)
+    message.attempt = job.attempt
+    if job.backend:
+        message.backend = job.backend
+    if track:
+        message.track = track
+    if job.backend_ref and job.backend_ref.native_id:
+        message.backend_job_id = job.backend_ref.native_id
+    message.object_name = job.object_name
+    if job.reason:
+        message.reason = job.reason
+    if job.image_ref:
+        message.image_ref = job.image_ref
+    _set_time(message.created_at, job.created_at)
+    _set_time(message.updated_at, job.updated_at)
+    _set_time(message.state_since, job.state_since)
+    if spec_yaml:
+        message.spec_yaml = spec_yaml
+    if output_dir:
+        message.output_dir = output_dir
     if job.exit_code is not None:
         message.exit_code = job.exit_code
     if full:
