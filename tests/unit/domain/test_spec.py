@@ -155,3 +155,15 @@ def test_duration_refusals_say_why_every_time(value: object, message: str) -> No
         with pytest.raises(ValueError) as raised:
             parse_duration(value)  # type: ignore[arg-type]
         assert str(raised.value) == message
+
+
+def test_a_command_line_over_the_limit_is_refused_with_its_quoted_size() -> None:
+    words = ["a" * 50_000, "b'c" * 16_000]  # quoted: 50,000 + 1 and 2 + 16,000 * 7 + 1 bytes
+    assert issues(with_spec(yolo=None, command=words)) == [
+        "spec.command: the command line is 162004 bytes once quoted; at most 98304 fit the one argument a Slurm "
+        "task runs it from"]
+
+
+def test_a_command_line_whose_rough_bound_exceeds_the_limit_but_fits_is_accepted() -> None:
+    words = ["a" * 48_000, "é" * 20_000]  # at most 4 bytes a character and 5 for a quote: looked at exactly
+    assert parse_spec(with_spec(yolo=None, command=words)).spec.command == words
