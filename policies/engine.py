@@ -52,6 +52,8 @@ class IndexCache:
                 return index
         index = (derive_index(entries[-1][1], snapshot) if entries else None) or SnapshotIndex(snapshot)
         entries.append((snapshot, index))
+        for _, retired in entries[: -self.per_backend]:
+            retired.release()  # freed by reference counting, not left to the cyclic collector
         del entries[: -self.per_backend]
         return index
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -173,9 +173,22 @@ class Job:
         return not isinstance(_LazyExplanation.stored(self), EncodedExplanation)
 
     def evolve(self, **changes: Any) -> Job:
-        """A copy with ``changes``; an explanation not read yet is carried over still encoded."""
-        changes.setdefault("explanation", _LazyExplanation.stored(self))
-        return replace(self, **changes)
+        """A copy with ``changes`` (field names; TypeError for any other); an explanation not read yet is
+        carried over still encoded. Equal to ``dataclasses.replace`` (Job has no ``__post_init__``), without its
+        call of ``__init__`` with every field: the stores make a new value at every write."""
+        unknown = changes.keys() - _JOB_FIELDS
+        if unknown:
+            raise TypeError(f"Job has no field(s) {', '.join(sorted(unknown))}")
+        state = dict(self.__dict__)
+        if "explanation" in changes:
+            state[_LazyExplanation._slot] = changes.pop("explanation")
+        state.update(changes)
+        new = object.__new__(Job)
+        new.__dict__.update(state)
+        return new
+
+
+_JOB_FIELDS = frozenset(f.name for f in fields(Job))
 
 
 class EventType(StrEnum):

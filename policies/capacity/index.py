@@ -278,6 +278,17 @@ class SnapshotIndex:
         index._scopes = {pool: scope.clone(index) for pool, scope in self._scopes.items()}
         return index
 
+    def release(self) -> None:
+        """Drop the parts built on demand (scopes, their type indexes' gang views). A type index and its views
+        point back at their owners, so an index left alone is a reference cycle that only the cyclic garbage
+        collector frees, with its snapshot; released, it is freed as soon as nobody holds it. An index used
+        after this still answers exactly as before: its parts are rebuilt from the free capacity on demand."""
+        for scope in self._scopes.values():
+            for types in scope.types.values():
+                types.views = {}
+        self._scopes = {}
+        self.fits = {}
+
     def reset_node(self, i: int) -> None:
         """Set node ``i``'s free GPUs, CPUs and memory to its snapshot's figures (as ``__init__`` reads them)."""
         self.fits.clear()

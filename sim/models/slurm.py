@@ -94,6 +94,43 @@ class SlurmJob:
         return (self.start_time or 0.0) + self.time_limit
 
 
+class _Split:
+    """A job shape's able nodes while node usage stays the same: ``room`` (one worker fits now, reservations
+    aside) and ``busy``. ``ordered`` adds every node's lower bound of its earliest start with the node list it
+    indexes. Read-only for its users."""
+
+    __slots__ = ("_busy_bounds", "_nodes", "_ordered", "busy", "epoch", "room")
+
+    def __init__(self, epoch: int, room: list[SlurmNode], busy: list[SlurmNode]):
+        self.epoch, self.room, self.busy = epoch, room, busy
+        self._busy_bounds: list[tuple[float, int, int]] | None = None
+        self._nodes = room + busy
+        self._ordered: tuple[float, list[tuple[float, int, int]]] | None = None  # (now, bounds)
+
+    def ordered(self, model: SlurmModel, now: float) -> tuple[list[tuple[float, int, int]], list[SlurmNode]]:
+        """(bounds, nodes): ``(lower bound, free GPUs if in room else 0, index in nodes)`` sorted, so the fullest
+        of the nodes with equal bounds come first (the first nodes found able are the best fit). A node with
+        room is bounded by ``now``, a busy one by its first running job's time limit; only the former change
+        with ``now``, so the busy part is sorted once per usage epoch."""
+        if self._ordered is not None and self._ordered[0] == now:
+            return self._ordered[1], self._nodes
+        room, base = self.room, len(self.room)
+        if self._busy_bounds is None:
+            first_ends = model._first_ends
+            busy_bounds = []
+            for i, n in enumerate(self.busy):  # _first_end, its cache read inline: this runs millions of times
+                end = first_ends.get(n.name)
+                busy_bounds.append((model._first_end(n) if end is None else end, 0, base + i))
+            busy_bounds.sort()
+            self._busy_bounds = busy_bounds
+        bounds = sorted((now, n.gpus - n.used_gpus, i) for i, n in enumerate(room))
+        bounds += self._busy_bounds
+        if base and self._busy_bounds and bounds[base - 1] > bounds[base]:
+            bounds.sort()  # a busy node bounded before now (never while ends are processed in time): exact anyway
+        self._ordered = (now, bounds)
+        return bounds, self._nodes
+
+
 class SlurmModel:
     """See the module docstring."""
 
@@ -113,6 +150,11 @@ class SlurmModel:
         self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
         self._able_cache: dict[tuple[str | None, str | None, int, int, int], list[SlurmNode]] = {}
+        # node usage changes (a start or an end) bump the epoch; _split's results hold while it and ``now`` do
+        self._usage_epoch = 0
+        self._free_gpus = sum(n.free_gpus for n in self.nodes.values())  # kept by _start and _release
+        self._gpus_total = sum(n.gpus for n in self.nodes.values())  # the node set never changes
+        self._splits: dict[tuple[str | None, str | None, int, int, int], _Split] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
     # -- membership ------------------------------------------------------------------------------
@@ -156,8 +198,7 @@ class SlurmModel:
             return f"invalid partition {job.partition}"
         if partition is not None and partition.max_time is not None and job.time_limit > partition.max_time:
             return f"time limit {job.time_limit:.0f} s over the partition's {partition.max_time:.0f} s"
-        able = [n for n in self._eligible(job) if n.gpus >= job.gpus_per_node and n.cpus >= job.cpus_per_node
-                and n.memory_mib >= job.memory_mib_per_node]
+        able = self._able(job)
         if len(able) < job.nodes:
             return (f"requested node configuration is not available: {job.nodes} node(s) with "
                     f"{job.gpus_per_node} {job.gpu_type or 'any'} GPU(s), {len(able)} exist")
@@ -215,7 +256,7 @@ class SlurmModel:
         self._reserved = set()
         started: list[SlurmJob] = []
         reserved = 0
-        free_now = sum(n.free_gpus for n in self.nodes.values())
+        free_now = self._free_gpus
         for job in sorted(self._pending.values(), key=lambda j: (-j.priority, j.submit_time, j.seq)):
             job.expected_start = None
             partition = self.partitions.get(job.partition) if job.partition else None
@@ -251,20 +292,24 @@ class SlurmModel:
         heapq.heappush(self._ends, (now + min(job.run_seconds, job.time_limit), job.key, now))
         del self._pending[job.key]
         self._running[job.key] = job
+        self._usage_epoch += 1
         for host in hosts:
             node = self.nodes[host]
             self._first_ends.pop(host, None)
             node.used_gpus += job.gpus_per_node
+            self._free_gpus -= job.gpus_per_node
             node.used_cpus += job.cpus_per_node
             node.used_memory_mib += job.memory_mib_per_node
             node.intervals.append((now, job.limit_end, job.gpus_per_node, job.cpus_per_node,
                                    job.memory_mib_per_node, job.key))
 
     def _release(self, job: SlurmJob) -> None:
+        self._usage_epoch += 1
         for host in job.allocation:
             node = self.nodes[host]
             self._first_ends.pop(host, None)
             node.used_gpus -= job.gpus_per_node
+            self._free_gpus += job.gpus_per_node
             node.used_cpus -= job.cpus_per_node
             node.used_memory_mib -= job.memory_mib_per_node
             node.intervals = [iv for iv in node.intervals if iv[5] != job.key]
@@ -300,19 +345,12 @@ class SlurmModel:
         Best-first over nodes by a lower bound of their own earliest time: a node's exact earliest time is
         computed only when it could matter, and a start time is settled once no unexamined node could fit
         before it."""
-        eligible = self._able(job)
-        if len(eligible) < job.nodes:
+        if len(self._able(job)) < job.nodes:
             return None
         limit_switches = job.switches if job.switches is not None and now < job.submit_time + job.switch_wait \
             else None
-        room: list[SlurmNode] = []  # nodes with room for one worker now (reservations aside)
-        busy: list[SlurmNode] = []
-        for n in eligible:
-            if (n.gpus - n.used_gpus >= job.gpus_per_node and n.cpus - n.used_cpus >= job.cpus_per_node
-                    and n.memory_mib - n.used_memory_mib >= job.memory_mib_per_node):
-                room.append(n)
-            else:
-                busy.append(n)
+        split = self._split(job)
+        room = split.room
         if latest <= now:  # only a start now counts: the nodes with room that no reservation needs
             able = [n for n in room if n.name not in self._reserved or self._node_fits(n, job, now)]
             if len(able) < job.nodes:
@@ -320,14 +358,7 @@ class SlurmModel:
             able.sort(key=lambda n: (n.gpus - n.used_gpus, n.name))
             hosts = self._pick(able, job, now, limit_switches)
             return None if hosts is None else (now, hosts)
-        # nodes by lower bound, the fullest first among equals: the first nodes found able are the best fit
-        first_ends, base = self._first_ends, len(room)
-        bounds = [(now, n.gpus - n.used_gpus, i) for i, n in enumerate(room)]
-        for i, n in enumerate(busy):  # _first_end, its cache read inline: this runs millions of times
-            end = first_ends.get(n.name)
-            bounds.append((self._first_end(n) if end is None else end, 0, base + i))
-        bounds.sort()
-        eligible = room + busy
+        bounds, eligible = split.ordered(self, now)
         examined: list[tuple[float, SlurmNode]] = []
         times: list[float] = []  # heap of examined nodes' earliest times not settled yet
         position = 0
@@ -353,6 +384,24 @@ class SlurmModel:
             examined.append((exact, node))
             if exact <= latest:
                 heapq.heappush(times, exact)
+
+    def _split(self, job: SlurmJob) -> _Split:
+        """The able nodes of ``job``'s shape split by room for one worker; shared by every job of the same shape
+        until a node's usage changes (reservations change no usage)."""
+        key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+        found = self._splits.get(key)
+        if found is not None and found.epoch == self._usage_epoch:
+            return found
+        room: list[SlurmNode] = []
+        busy: list[SlurmNode] = []
+        for n in self._able(job):
+            if (n.gpus - n.used_gpus >= job.gpus_per_node and n.cpus - n.used_cpus >= job.cpus_per_node
+                    and n.memory_mib - n.used_memory_mib >= job.memory_mib_per_node):
+                room.append(n)
+            else:
+                busy.append(n)
+        found = self._splits[key] = _Split(self._usage_epoch, room, busy)
+        return found
 
     def _first_end(self, node: SlurmNode) -> float:
         """When the first running job on ``node`` reaches its time limit (a busy node frees nothing before)."""
@@ -429,7 +478,7 @@ class SlurmModel:
         return list(self._running.values())
 
     def gpus_total(self) -> int:
-        return sum(n.gpus for n in self.nodes.values())
+        return self._gpus_total
 
     def gpus_used(self) -> int:
-        return sum(n.used_gpus for n in self.nodes.values())
+        return self.gpus_total() - self._free_gpus

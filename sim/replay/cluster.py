@@ -134,6 +134,8 @@ class VolcanoCluster(SimCluster):
         self._ends: list[tuple[float, str]] = []
         self._dirty = True
         self.version = 0
+        self._gpus_total = sum(n.gpus for n in self.model.nodes.values())  # the node set never changes
+        self._used, self._used_at = 0, -1
 
     def submit(self, key: str, request: Request, now: float) -> None:
         gpu_type = request.gpu_type
@@ -238,10 +240,14 @@ class VolcanoCluster(SimCluster):
         return gpus, seconds
 
     def gpus_total(self) -> int:
-        return sum(n.gpus for n in self.model.nodes.values())
+        return self._gpus_total
 
     def gpus_used(self) -> int:
-        return sum(n.used_gpus for n in self.model.nodes.values())
+        """Summed over the nodes once per version: every change of node usage (a gang started, ended or
+        removed) bumps it."""
+        if self._used_at != self.version:
+            self._used, self._used_at = sum(n.used_gpus for n in self.model.nodes.values()), self.version
+        return self._used
 
     def state_of(self, key: str) -> str | None:
         gang = self.model.gangs.get(key)

@@ -52,6 +52,10 @@ class Router:
     def done(self) -> bool:
         return True
 
+    def close(self) -> None:
+        """The run is over: drop what the router holds (see LiveRouter.close)."""
+        self.keys.clear()
+
 
 class BaselineRouter(Router):
     """Decides at arrival with ``choose`` and submits at once; a job no backend can take is rejected."""

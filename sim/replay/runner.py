@@ -194,6 +194,7 @@ def _run_policy(policy: str, jobs: Sequence[TraceJob], spec: Clusters, options: 
     run.cycles = cycles
     if isinstance(router, LiveRouter):
         run.reroutes = sum(max(0, j.attempt - 1) for j in router.jobs())
+    router.close()
     run.wall_seconds = time.perf_counter() - started_wall
     return run
 

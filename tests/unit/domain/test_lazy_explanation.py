@@ -78,3 +78,28 @@ def test_the_explanation_cannot_be_assigned() -> None:
     job = Job(id="j1", spec=spec(), explanation=encoded(explanation()))
     with pytest.raises(dataclasses.FrozenInstanceError):
         job.explanation = None  # type: ignore[misc]
+
+
+def test_evolve_equals_dataclasses_replace_for_every_field() -> None:
+    """evolve builds the copy without __init__: each field changed alone must read back as replace gives it,
+    and the original stays as it was."""
+    job = Job(id="j1", spec=spec(), explanation=encoded(explanation()), created_at=1.0, updated_at=2.0,
+              state_since=3.0)
+    before = dataclasses.astuple(job)
+    values = {"id": "j2", "state": job.state.__class__.RUNNING, "attempt": 3, "backend": "kube-a",
+              "reason": "why", "exit_code": 7, "idempotency_key": "k", "created_at": 9.0, "updated_at": 9.5,
+              "state_since": 9.75, "version": 4, "excluded_backends": ("slurm-a",), "resume_from": "/c/last.pt",
+              "image_ref": "r@sha256:00", "explanation": None}
+    for name in (f.name for f in dataclasses.fields(Job)):
+        if name not in values:
+            continue
+        moved, expected = job.evolve(**{name: values[name]}), dataclasses.replace(job, **{name: values[name]})
+        assert moved == expected, name
+        assert getattr(moved, name) == values[name], name
+    assert dataclasses.astuple(job) == before
+
+
+def test_evolve_refuses_an_unknown_field() -> None:
+    job = Job(id="j1", spec=spec())
+    with pytest.raises(TypeError, match="colour"):
+        job.evolve(colour="red")

@@ -149,3 +149,27 @@ def test_a_derived_index_answers_like_a_fresh_one_under_assumptions(before: list
         else:
             pool, g = data.draw(st.sampled_from([None, "p", "a"])), data.draw(st.sampled_from(WIDTHS))
             assert orders(derived, pool, g) == orders(fresh, pool, g)
+
+
+@SETTINGS
+@given(before=nodes("n"))
+def test_a_released_index_answers_as_a_fresh_build(before: list[NodeCapacity]) -> None:
+    """``release`` drops the scopes and views (so the index is not a reference cycle); asked again, it rebuilds
+    them and answers exactly as before, and a view built before the release is no longer reachable from it."""
+    index = with_views(SnapshotIndex(snapshot("b", "slurm", before, switches=LEAVES)))
+    kept = list(index.scope(None).types.values())
+    assert not kept or any(t.views for t in kept)
+    index.release()
+    assert all(not t.views for t in kept)  # the type indexes no longer reach their views (no cycle left)
+    assert state(index) == state(SnapshotIndex(index.snapshot))
+
+
+def test_the_engine_cache_releases_the_indexes_it_evicts() -> None:
+    engine = PlacementEngine(PolicyConfig(), snapshots_kept_per_backend=2)
+    nodes_ = [node("n0", 8, 8)]
+    first = engine.index(snapshot("b", "slurm", nodes_))
+    with_views(first)
+    engine.index(snapshot("b", "slurm", [replace(nodes_[0], gpus_free=4)]))
+    assert first._scopes  # still cached: not released
+    engine.index(snapshot("b", "slurm", [replace(nodes_[0], gpus_free=2)]))
+    assert not first._scopes  # evicted: released

@@ -58,6 +58,17 @@ def check_no_overallocation(run: PolicyRun, jobs: dict[str, TraceJob], policy: s
             assert gpus <= total[0] and cpus <= total[1] and mem <= total[2], (policy, at, key, used[key])
 
 
+def check_usage_series(run: PolicyRun, jobs: dict[str, TraceJob]) -> None:
+    """The GPUs in use each cluster reported at every sample (its counters, kept between samples) equal those
+    of the allocations running then."""
+    assert run.series_t, "the replay took no samples"
+    for name, used in run.series_used.items():
+        for at, reported in zip(run.series_t, used, strict=True):
+            running = sum(jobs[a[0]].workers * jobs[a[0]].gpus_per_worker for a in run.allocations
+                          if a[1] == name and a[3] <= at and (a[4] is None or at < a[4]))
+            assert reported == running, (run.policy, name, at, reported, running)
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(traces())
 def test_every_policy_starts_after_submit_never_overallocates_and_ends_every_job(jobs: list[TraceJob]) -> None:
@@ -71,3 +82,4 @@ def test_every_policy_starts_after_submit_never_overallocates_and_ends_every_job
             job = by_id[record.id]
             assert record.end == record.start + min(job.duration, job.time_limit), (policy, record)
         check_no_overallocation(run, by_id, policy)
+        check_usage_series(run, by_id)
