@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Where a SubmitJobs item's time goes: the CPU per job of each stage of a 1,000-job bulk submission, measured in
 process (no gRPC) against a fresh SQLite store (WAL, synchronous=FULL) with in-memory backends; best of three.
-Complements submit_throughput.py, which measures the whole path through gRPC.
+The collector is set as ``dualtrack serve`` sets it (broker/gc_tuning.py). Complements submit_throughput.py,
+which measures the whole path through gRPC.
 
     python bench/submit_stages.py
 """
@@ -22,6 +23,7 @@ from submit_throughput import typed_spec
 from dualtrack.broker.api import convert
 from dualtrack.broker.config import parse_config
 from dualtrack.broker.context import build_context
+from dualtrack.broker.gc_tuning import tune_for_serving
 from dualtrack.broker.handlers.jobs import validate_submission
 from dualtrack.broker.store.codec import canonical_json, spec_hash
 from dualtrack.v1 import broker_pb2 as pb
@@ -46,6 +48,7 @@ def main() -> None:
                                         {"name": "kube-a", "kind": "inmemory",
                                          "settings": {"track": "kubernetes"}}]}, "bench")
     ctx = build_context(config)
+    tune_for_serving()
     try:
         requests = [pb.SubmitJobRequest(spec=typed_spec(i)) for i in range(JOBS)]
         print(f"one SubmitJobs call of {JOBS} typed specs, per job:")

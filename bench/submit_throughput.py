@@ -8,7 +8,7 @@ spread over a few processes) for a fixed number of jobs: ``single`` sends one Su
 SubmitJobs call of ``--batch`` jobs (one durable commit each). Prints the rate in jobs/s, the broker's CPU per
 job and call latencies, and checks that the store holds exactly the accepted jobs.
 
-    python bench/submit_throughput.py [--api both] [--clients 32] [--bulk-clients 4] [--batch 1000]
+    python bench/submit_throughput.py [--api both] [--clients 32] [--bulk-clients 8] [--batch 1000]
                                       [--processes 1] [--workers 2] [--total 20000] [--bulk-total 100000]
                                       [--form typed|yaml] [--reconciler on|off]
 """
@@ -149,6 +149,27 @@ def _children(pid: int) -> list[str]:
         return []
 
 
+def listeners(port: int) -> int:
+    """Sockets listening on 127.0.0.1:``port`` (one per broker worker: they share it with SO_REUSEPORT); gRPC
+    listens on the IPv4-mapped IPv6 address, so both tables are read."""
+    count = 0
+    for table, local in (("tcp", f"0100007F:{port:04X}"), ("tcp6", f"0000000000000000FFFF00000100007F:{port:04X}")):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            count += fields[1] == local and fields[3] == "0A"  # 0A: LISTEN
+    return count
+
+
+def wait_for_listeners(port: int, workers: int, timeout: float = 60.0) -> None:
+    """Worker 0 answers first; the spawned workers bind seconds later. Clients that connect before then all
+    land on worker 0, and the run measures one worker."""
+    deadline = time.monotonic() + timeout
+    while listeners(port) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {listeners(port)} of {workers} broker workers listen on port {port}")
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -160,7 +181,8 @@ def main() -> None:
     parser.add_argument("--api", choices=["single", "bulk", "both"], default="both",
                         help="single: SubmitJob per job; bulk: SubmitJobs of --batch jobs; both: one after the other")
     parser.add_argument("--clients", type=int, default=32, help="concurrent SubmitJob clients, one call at a time")
-    parser.add_argument("--bulk-clients", type=int, default=4, help="concurrent SubmitJobs clients")
+    parser.add_argument("--bulk-clients", type=int, default=8,
+                        help="concurrent SubmitJobs clients (8: the kernel spreads their connections over the workers)")
     parser.add_argument("--batch", type=int, default=1000, help="jobs per SubmitJobs call (at most 1000)")
     parser.add_argument("--processes", type=int, default=1, help="client processes the clients are spread over")
     parser.add_argument("--workers", type=int, default=2, help="broker API processes (server.workers)")
@@ -206,6 +228,7 @@ def run(args: argparse.Namespace, label: str, clients: int, total: int, batch: i
     try:
         with grpc.insecure_channel(address) as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
+        wait_for_listeners(port, args.workers)
         start = mp.Event()
         out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
         per_process = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]

@@ -70,9 +70,11 @@ def read_checkpoint(path: Path) -> CheckpointInfo:
 def output_dir(job: Job, backend: Backend | None) -> str | None:
     """The host path of a YOLO job's run directory on ``backend``; None for command jobs, before placement,
     without a checkpoint root, or when the user's project lies outside /checkpoints."""
-    run = yolo_run(job)
     root = checkpoint_root(backend)
-    return host_run_dir(run, root) if run is not None and root else None
+    if not root:  # before placement: no backend, so no run to look up
+        return None
+    run = yolo_run(job)
+    return host_run_dir(run, root) if run is not None else None
 
 
 def checkpoint_root(backend: Backend | None) -> str | None:

@@ -75,10 +75,10 @@ class BrokerServicer(pb_grpc.BrokerServicer):
             return None
         return self._auth.tenant(context.invocation_metadata(), context.auth_context())
 
-    def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "") -> pb.Job:
+    def _job(self, job: Job, *, full: bool = True, spec_yaml: str = "", into: pb.Job | None = None) -> pb.Job:
         backend = self.ctx.backends.get(job.backend) if job.backend and job.backend in self.ctx.backends else None
         return convert.job_to_pb(job, self._tracks.get(job.backend or "", ""), spec_yaml=spec_yaml, full=full,
-                                 output_dir=output_dir(job, backend) or "")
+                                 output_dir=output_dir(job, backend) or "", into=into)
 
     # -- RPCs ------------------------------------------------------------------------------------
     @_handled
@@ -154,7 +154,8 @@ class BrokerServicer(pb_grpc.BrokerServicer):
         response = pb.SubmitJobsResponse()
         for outcome in outcomes:
             if isinstance(outcome, Created):
-                response.results.add(job=self._job(outcome.job, full=False), duplicate=outcome.duplicate)
+                result = response.results.add(duplicate=outcome.duplicate)
+                self._job(outcome.job, full=False, into=result.job)  # filled in place: no copy of each Job
                 response.accepted += 0 if outcome.duplicate else 1
             else:
                 response.results.add(error=item_error(outcome))

@@ -77,6 +77,7 @@ def _run_worker(config: Path | None, address: str | None, index: int, workers: i
 
     from dualtrack.broker.config import ConfigError, load_config
     from dualtrack.broker.context import build_context
+    from dualtrack.broker.gc_tuning import tune_for_serving
 
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # halves scrape size; the *_created series are unused
     try:
@@ -84,6 +85,7 @@ def _run_worker(config: Path | None, address: str | None, index: int, workers: i
         ctx = build_context(cfg)
     except ConfigError as exc:
         fail(f"invalid configuration {exc.source}", [str(i) for i in exc.issues], code=2)
+    tune_for_serving()  # startup's objects are frozen: see docs/api.md, "Garbage collection"
     try:
         asyncio.run(_serve(ctx, cfg, address, index, workers))
     finally:

@@ -74,6 +74,7 @@ class InvalidTransition(ValueError):
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuv"  # lowercase base32: DNS-safe and sortable
 ID_ALPHABET = _ALPHABET  # public: ids made elsewhere (render previews) use the same digits
+_DIGIT_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]  # the two digits of 0..1023
 
 
 def new_job_id(now: float | None = None) -> str:
@@ -81,11 +82,10 @@ def new_job_id(now: float | None = None) -> str:
     millis = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
     rand = int.from_bytes(os.urandom(3), "big") & ((1 << 17) - 1)
     value = (millis << 17) | rand
-    chars = []
-    for _ in range(13):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "j" + "".join(reversed(chars))[1:]
+    # "j" and the lowest 12 base32 digits of the 65-bit value, two digits (10 bits) per lookup
+    pairs = _DIGIT_PAIRS
+    return ("j" + pairs[(value >> 50) & 1023] + pairs[(value >> 40) & 1023] + pairs[(value >> 30) & 1023]
+            + pairs[(value >> 20) & 1023] + pairs[(value >> 10) & 1023] + pairs[value & 1023])
 
 
 def backend_object_name(job_id: str, attempt: int) -> str:

@@ -6,10 +6,13 @@ Pure functions, used by the spec validators (and by adapters that print them bac
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+_CLOCK = re.compile(r"\d+:\d{2}:\d{2}")
+_DIGITS = re.compile(r"\d+")
 _DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
@@ -32,32 +35,38 @@ def parse_duration(value: str | int | float) -> int:
 
     Raises ValueError for anything else or for a duration that is not positive.
     """
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("must be a duration such as 30m, 24h or 1h30m")
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, str):
+        if len(value) > 64:
+            raise ValueError(f"is {len(value)} characters; a duration such as 30m, 24h or 1h30m has a few")
+        seconds = _text_seconds(value)
+    elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError("must be a finite duration")
-    if isinstance(value, int | float):
-        seconds = int(value)
-    elif len(value) > 64:
-        raise ValueError(f"is {len(value)} characters; a duration such as 30m, 24h or 1h30m has a few")
     else:
-        text = value.strip()
-        if re.fullmatch(r"\d+:\d{2}:\d{2}", text):
-            h, m, s = (int(p) for p in text.split(":"))
-            seconds = h * 3600 + m * 60 + s
-        elif re.fullmatch(r"\d+", text):
-            seconds = int(text)
-        else:
-            parts = _DURATION_PART.findall(text)
-            if not parts or "".join(n + u for n, u in parts) != text:
-                raise ValueError(f"{value[:64]!r} is not a duration; use forms such as 90s, 30m, 24h or 1h30m")
-            total = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-            if not math.isfinite(total):
-                raise ValueError("must be a finite duration")
-            seconds = int(total)
+        seconds = int(value)
     if seconds <= 0:
         raise ValueError("must be a positive duration")
     return seconds
+
+
+@functools.lru_cache(maxsize=256)
+def _text_seconds(value: str) -> int:
+    """Whole seconds (not yet checked to be positive) of a duration text of at most 64 characters. Cached: a
+    batch of submissions repeats the same few limits (a refused text raises, and is not cached)."""
+    text = value.strip()
+    if _CLOCK.fullmatch(text):
+        h, m, s = (int(p) for p in text.split(":"))
+        return h * 3600 + m * 60 + s
+    if _DIGITS.fullmatch(text):
+        return int(text)
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{value[:64]!r} is not a duration; use forms such as 90s, 30m, 24h or 1h30m")
+    total = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if not math.isfinite(total):
+        raise ValueError("must be a finite duration")
+    return int(total)
 
 
 def format_duration(seconds: int) -> str:

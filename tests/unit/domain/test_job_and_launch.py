@@ -59,6 +59,20 @@ def test_job_ids_are_dns_safe_unique_and_sortable() -> None:
         assert DNS1123_LABEL.match(job_id) and len(job_id) == 13
 
 
+@pytest.mark.parametrize(("now", "random", "expected"), [
+    (1_765_000_000.123, b"\x12\x34\x56", "j6df4clifcd2m"),
+    (0.0, b"\x00\x00\x00", "j000000000000"),
+    (2**48 / 1000 - 0.001, b"\xff\xff\xff", "jvvvvvvvvvvvv"),
+])
+def test_job_id_digits(now: float, random: bytes, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The id is "j" and the lowest 12 base32 digits (0-9a-v) of (48-bit milliseconds << 17 | 17 random bits)."""
+    monkeypatch.setattr("os.urandom", lambda n: random[:n])
+    millis = int(now * 1000) & ((1 << 48) - 1)
+    value = (millis << 17) | (int.from_bytes(random, "big") & ((1 << 17) - 1))
+    digits = "".join("0123456789abcdefghijklmnopqrstuv"[(value >> (5 * i)) & 31] for i in reversed(range(12)))
+    assert new_job_id(now) == "j" + digits == expected
+
+
 def test_object_names_round_trip() -> None:
     name = backend_object_name("jabc", 3)
     assert name == "dt-jabc-3"

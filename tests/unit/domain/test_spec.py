@@ -136,3 +136,34 @@ def test_format_duration_inverts_parse() -> None:
                                              (2048, 2048), ("1.5Gi", int(1.5 * 1024**3))])
 def test_memory(text: str | int, size: int) -> None:
     assert parse_memory(text) == size
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("soon", "'soon' is not a duration; use forms such as 90s, 30m, 24h or 1h30m"),
+    ("1h 30m", "'1h 30m' is not a duration; use forms such as 90s, 30m, 24h or 1h30m"),
+    ("0", "must be a positive duration"),
+    ("00:00:00", "must be a positive duration"),
+    ("0.4s", "must be a positive duration"),
+    (-5, "must be a positive duration"),
+    (float("inf"), "must be a finite duration"),
+    ("9" * 400 + "d", "is 401 characters; a duration such as 30m, 24h or 1h30m has a few"),
+    (True, "must be a duration such as 30m, 24h or 1h30m"),
+    (None, "must be a duration such as 30m, 24h or 1h30m"),
+])
+def test_duration_refusals_say_why_every_time(value: object, message: str) -> None:
+    for _ in range(2):  # the second time from parse_duration's cache of texts, which must not keep refusals
+        with pytest.raises(ValueError) as raised:
+            parse_duration(value)  # type: ignore[arg-type]
+        assert str(raised.value) == message
+
+
+def test_a_command_line_over_the_limit_is_refused_with_its_quoted_size() -> None:
+    words = ["a" * 50_000, "b'c" * 16_000]  # quoted: 50,000 + 1 and 2 + 16,000 * 7 + 1 bytes
+    assert issues(with_spec(yolo=None, command=words)) == [
+        "spec.command: the command line is 162004 bytes once quoted; at most 98304 fit the one argument a Slurm "
+        "task runs it from"]
+
+
+def test_a_command_line_whose_rough_bound_exceeds_the_limit_but_fits_is_accepted() -> None:
+    words = ["a" * 48_000, "é" * 20_000]  # at most 4 bytes a character and 5 for a quote: looked at exactly
+    assert parse_spec(with_spec(yolo=None, command=words)).spec.command == words
