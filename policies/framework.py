@@ -72,6 +72,7 @@ class ScorePlugin(Protocol):
     def score(self, job: Job, candidate: Candidate) -> RawScore: ...
 
 
+_OK_VERDICTS: dict[str, FilterVerdict] = {}  # plugin name -> its verdict for _OK
 _SEVERITY = {FilterStatus.OK: 0, FilterStatus.UNSCHEDULABLE: 1, FilterStatus.UNRESOLVABLE: 2}
 
 
@@ -83,7 +84,13 @@ def run_filters(
     worst = FilterStatus.OK
     for plugin in filters:
         result = plugin.filter(job, candidate)
-        verdicts.append(FilterVerdict(plugin.name, result.status, result.reason))
+        if result is _OK:  # the common verdict: one immutable record per plugin, not one per candidate
+            verdict = _OK_VERDICTS.get(plugin.name)
+            if verdict is None:
+                verdict = _OK_VERDICTS[plugin.name] = FilterVerdict(plugin.name, FilterStatus.OK, "")
+            verdicts.append(verdict)
+        else:
+            verdicts.append(FilterVerdict(plugin.name, result.status, result.reason))
         if _SEVERITY[result.status] > _SEVERITY[worst]:
             worst = result.status
         if result.status is FilterStatus.UNRESOLVABLE or (plugin.gate and result.status is not FilterStatus.OK):

@@ -27,6 +27,8 @@ from dualtrack.broker.store.base import (
     Write,
 )
 
+_NON_TERMINAL = frozenset(s for s in JobState if not s.terminal)  # what ``_active`` holds
+
 
 class MemoryJobStore:
     """See the module docstring."""
@@ -153,6 +155,8 @@ class MemoryJobStore:
     def active(self, states: Sequence[JobState]) -> list[Job]:
         wanted = frozenset(states)
         with self._lock:
+            if wanted >= _NON_TERMINAL:  # every active job (the reconciler's cycle asks for them all)
+                return list(self._active.values())
             return [j for j in self._active.values() if j.state in wanted]
 
     def all_jobs(self) -> list[Job]:
