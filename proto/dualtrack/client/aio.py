@@ -30,7 +30,7 @@ from dualtrack.client.requests import (
     submit_requests,
 )
 from dualtrack.client.results import batch_results
-from dualtrack.client.watching import Resume
+from dualtrack.client.watching import Resume, reopens
 from dualtrack.v1 import broker_pb2 as pb
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc
 
@@ -148,7 +148,7 @@ class AsyncClient:
                         return
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
-                if isinstance(failure, BrokerUnavailable) and resume.may_retry():
+                if reopens(failure) and resume.may_retry():
                     await asyncio.sleep(resume.backoff())
                     continue
                 if failure.code == "DEADLINE_EXCEEDED" and deadline is not None:

@@ -1,8 +1,9 @@
 """Resuming an event stream after a disconnect (shared by Client.watch and AsyncClient.watch).
 
 The broker numbers events with a global sequence; ``WatchJobs(since_seq=n)`` replays everything after ``n``.
-A stream that breaks (UNAVAILABLE) or ends while the caller still wants events (the broker stopped) is
-reopened from the last sequence number seen, so nothing is lost or delivered twice.
+A stream that breaks (UNAVAILABLE, or CANCELLED by the server side) or ends while the caller still wants
+events (the broker stopped) is reopened from the last sequence number seen, so nothing is lost or delivered
+twice.
 """
 
 from __future__ import annotations
@@ -10,8 +11,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from dualtrack.client.errors import BrokerUnavailable, DualtrackError
 from dualtrack.client.requests import TERMINAL_STATES
 from dualtrack.v1 import broker_pb2 as pb
+
+
+def reopens(failure: DualtrackError) -> bool:
+    """True for the failures after which a stream is reopened: the broker unreachable (UNAVAILABLE), or the
+    stream CANCELLED by the other side. The SDK never cancels a stream it still reads (the caller's own
+    cancellation arrives as ``asyncio.CancelledError`` or a closed generator, not as an error), and gRPC's
+    asyncio server has been measured cancelling a few streams while thousands open at once (docs/sdk.md,
+    "Watching")."""
+    return isinstance(failure, BrokerUnavailable) or failure.code == "CANCELLED"
 
 
 @dataclass
