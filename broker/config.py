@@ -111,6 +111,9 @@ class StoreConfig(_Section):
 
 class ReconcilerConfig(_Section):
     interval_seconds: float = Field(default=2.0, gt=0, le=3600, alias="intervalSeconds")
+    # while wake-ups keep coming (submissions, cancels), the least time from the end of one cycle to the start of
+    # the next: bounds the reconciler's share of the process under sustained load (docs/lifecycle.md)
+    wake_gap_seconds: float = Field(default=0.25, ge=0, le=60, alias="wakeGapSeconds")
     enabled: bool = True
     backend_down_after: int = Field(default=3, ge=1, alias="backendDownAfter")  # failed snapshots in a row
     missing_grace_seconds: float = Field(default=30.0, ge=0, alias="missingGraceSeconds")

@@ -176,8 +176,13 @@ class Reconciler:
     # -- scheduling ------------------------------------------------------------------------------
     def _run_scheduled(self) -> None:
         report = self.run_cycle()
-        # a wake-up that arrived during the cycle runs the next cycle now rather than after the interval
+        # a wake-up that arrived during the cycle runs the next cycle soon rather than after the interval: after
+        # ``wakeGapSeconds``, so that under a stream of wake-ups the cycles (each a pass over every waiting job)
+        # leave the API its share of the process and each cycle takes in more new jobs
+        gap = self.ctx.config.reconciler.wake_gap_seconds
         while self._woken.is_set() and report.leader and not self.ctx.stopping.is_set():
+            if gap and self.ctx.stopping.wait(gap):
+                return
             report = self.run_cycle()
 
     def start(self) -> None:

@@ -4,6 +4,8 @@ zombies, reroute, backend outage and time limits."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from dualtrack.adapters.inmemory import Outcome
 from dualtrack.broker.domain import FailureKind, JobState, Placement
@@ -154,3 +156,28 @@ def test_jobs_of_unknown_ids_are_left_alone_unless_asked(make_harness) -> None: 
         ref = slurm.submit(stranger, Placement("slurm-a"))
         harness.cycle()
         assert slurm.observe([ref])[ref].phase.value == expected
+
+
+def test_wake_ups_during_a_cycle_give_one_more_cycle_after_the_gap(make_harness: Callable[..., Harness]) -> None:
+    """Wake-ups while a cycle runs start one more cycle ``wakeGapSeconds`` after the first ends (coalesced:
+    two wake-ups, one cycle); with no wake-up no further cycle runs."""
+    reconciler = make_harness(wakeGapSeconds=0.3).reconciler
+    starts: list[float] = []
+    ends: list[float] = []
+    run_cycle = reconciler.run_cycle
+
+    def timed() -> Any:
+        starts.append(time.monotonic())
+        report = run_cycle()
+        if len(starts) == 1:  # after run_cycle cleared the flag: as if they came during the cycle
+            reconciler.wake()
+            reconciler.wake()
+        ends.append(time.monotonic())
+        return report
+
+    reconciler.run_cycle = timed  # type: ignore[method-assign]
+    reconciler._run_scheduled()
+    assert len(starts) == 2
+    assert starts[1] - ends[0] >= 0.3
+    reconciler._run_scheduled()  # nothing woke it: one cycle only
+    assert len(starts) == 3
