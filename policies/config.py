@@ -34,6 +34,9 @@ class TenantPolicy:
     pools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # backend -> its pool
 
 
+_UNLIMITED = TenantPolicy()  # a tenant the config does not name (immutable: shared)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A registered dataset: its size and where copies already live (backend -> PVC or path)."""
@@ -61,7 +64,7 @@ class PolicyConfig:
     queue_after_seconds: float | None = 3600.0  # capacityOrQueue: waited this long, a job may queue (None: never)
 
     def tenant(self, name: str) -> TenantPolicy:
-        return self.tenants.get(name) or TenantPolicy()
+        return self.tenants.get(name) or _UNLIMITED  # the engine asks for every job and candidate
 
     def bandwidth_to(self, backend: str) -> float:
         return self.backend_bandwidth.get(backend, self.default_bandwidth)

@@ -141,9 +141,10 @@ class LiveRouter(Router):
         snapshots = self.ctx.snapshots.refresh()
         free = max((c.gpus_total() - c.gpus_used() for c in self.clusters.values()), default=0)
         queue_after = self._queue_after
+        accepted = JobState.ACCEPTED  # a local: the test runs for every active job of every cycle
         jobs = [j for j in self.store.active(ACTIVE_STATES)
-                if not (j.state is JobState.ACCEPTED and j.reason and j.spec.spec.resources.total_gpus > free
-                        and (queue_after is None or now - j.created_at < queue_after))]
+                if j.state is not accepted or not (j.reason and j.spec.spec.resources.total_gpus > free
+                                                   and (queue_after is None or now - j.created_at < queue_after))]
         cycle = Cycle(self.ctx, now, snapshots, jobs, ledger=self._ledger)
         for step in self.steps:
             step(cycle)
