@@ -81,19 +81,22 @@ def run_filters(
 ) -> tuple[FilterStatus, list[FilterVerdict]]:
     """Every filter's verdict on one candidate (see the module docstring for where it stops) and the worst."""
     verdicts: list[FilterVerdict] = []
-    worst = FilterStatus.OK
+    ok = worst = FilterStatus.OK
     for plugin in filters:
         result = plugin.filter(job, candidate)
         if result is _OK:  # the common verdict: one immutable record per plugin, not one per candidate
             verdict = _OK_VERDICTS.get(plugin.name)
             if verdict is None:
-                verdict = _OK_VERDICTS[plugin.name] = FilterVerdict(plugin.name, FilterStatus.OK, "")
+                verdict = _OK_VERDICTS[plugin.name] = FilterVerdict(plugin.name, ok, "")
             verdicts.append(verdict)
-        else:
-            verdicts.append(FilterVerdict(plugin.name, result.status, result.reason))
-        if _SEVERITY[result.status] > _SEVERITY[worst]:
-            worst = result.status
-        if result.status is FilterStatus.UNRESOLVABLE or (plugin.gate and result.status is not FilterStatus.OK):
+            continue
+        status = result.status
+        verdicts.append(FilterVerdict(plugin.name, status, result.reason))
+        if status is ok:
+            continue
+        if _SEVERITY[status] > _SEVERITY[worst]:
+            worst = status
+        if status is FilterStatus.UNRESOLVABLE or plugin.gate:
             break
     return worst, verdicts
 
