@@ -35,6 +35,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from submit_throughput import cpu_seconds  # noqa: E402
+
 from dualtrack.v1 import broker_pb2 as pb  # noqa: E402
 from dualtrack.v1 import broker_pb2_grpc as pb_grpc  # noqa: E402
 
@@ -234,17 +236,25 @@ def run_once(args: argparse.Namespace, with_watchers: bool) -> dict[str, Any]:
         if with_watchers and not ready.wait(300):
             raise RuntimeError("watchers did not connect")
         time.sleep(2.0)
+        # CPU seconds of the broker and of each load-generating process while the jobs are submitted: they
+        # share the machine's cores, so the throughput ratio is the machine's, not the broker's alone
+        roles = {"broker": server.pid, "submitters": procs[0].pid, "reader": procs[1].pid}
+        if with_watchers:
+            roles["watchers"] = procs[2].pid
+        before = {role: cpu_seconds(pid) for role, pid in roles.items() if pid is not None}
         start.set()
         results: dict[str, Any] = {}
         while "submit" not in results:
             item = out.get()
             results[item[0]] = item[1:]
+        cpu = {role: cpu_seconds(pid) - before[role] for role, pid in roles.items() if pid is not None}
         stop.set()
         while len(results) < len(procs):
             item = out.get(timeout=900)
             results[item[0]] = item[1:]
         for p in procs:
             p.join(60)
+        results["cpu"] = cpu
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -278,6 +288,10 @@ def main() -> None:
     print(f"  errors: {errors} (submit {b_err}+{l_err}, get {get_errors}, watch {watch_errors})")
     print(f"  submit throughput: {base_rate:,.0f}/s without watchers, {load_rate:,.0f}/s with: "
           f"ratio {load_rate / base_rate:.2f}")
+    for label, run in (("without watchers", baseline), ("with watchers", loaded)):
+        elapsed = (b_elapsed if run is baseline else l_elapsed)
+        shares = ", ".join(f"{role} {cpu:.1f} s ({cpu / elapsed:.2f} cores)" for role, cpu in run["cpu"].items())
+        print(f"  CPU while submitting {label}: {shares}")
     print(f"  GetJob under load: {len(gets)} calls, p50 {percentile(gets, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(gets, 0.99) * 1000:.1f} ms")
     print(f"  active watchers complete: {complete}/{args.active}, every stream in order: {in_order}")
