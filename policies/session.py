@@ -49,6 +49,9 @@ class Session:
         self._pool_gpus: dict[tuple[str, str], int] = {}
         self._assumed: list[Assumption] = []
         self._total_gpus: int | None = None
+        # what stays the same for every job of this call (the candidate backends, a tenant's pools): computed
+        # once per call by whoever asks (policies/candidates.py); keys are tuples led by the asker's name
+        self.memo: dict[tuple[object, ...], object] = {}
 
     @property
     def total_gpus(self) -> int:
