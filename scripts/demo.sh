@@ -79,7 +79,7 @@ scripts/demo-yolo.sh
 step "a real YOLO job on the Kubernetes track: pods run as processes in the YOLO image (scripts/demo-kube-yolo.sh)"
 scripts/demo-kube-yolo.sh
 
-step "every job the broker knows"
+step "every job of the demo broker (the two YOLO runs above had brokers of their own, each checked to SUCCEED)"
 $DT list
 failed=$($DT list -o json | .venv/bin/python -c 'import json,sys; print(sum(j["state"] != "SUCCEEDED" for j in json.load(sys.stdin)))')
 echo
