@@ -8,9 +8,7 @@ The batch's writes are stored together (reconciler/batch.py); a job cancelled me
 from __future__ import annotations
 
 import logging
-from typing import cast
 
-from dualtrack.adapters.base import StartEstimator
 from dualtrack.broker.domain import FilterStatus, Job, JobState, Placement
 from dualtrack.broker.placement import placement_context
 from dualtrack.broker.reconciler.batch import WriteBatch
@@ -26,31 +24,20 @@ def start_estimates(cycle: Cycle, jobs: list[Job]) -> dict[tuple[str, str], floa
     (Slurm's ``sbatch --test-only``). Failures just leave the estimate out."""
     out: dict[tuple[str, str], float] = {}
     for backend in cycle.ctx.backends:
-        estimator = _estimator(backend)
-        if estimator is None or not cycle.ctx.snapshots.is_up(backend.name):
+        # the StartEstimator capability, looked up as broker/placement.py looks up the others: getattr answers
+        # what isinstance against the runtime Protocol answers, without its per-call cost (every cycle)
+        estimate_start = getattr(backend, "estimate_start", None)
+        if estimate_start is None or not cycle.ctx.snapshots.is_up(backend.name):
             continue
         for job in jobs:
             try:
-                when = estimator.estimate_start(job, Placement(backend.name))
+                when = estimate_start(job, Placement(backend.name))
             except Exception as exc:  # an estimate is advice; placement goes on without it
                 log.debug("start estimate of %s on %s failed: %s", job.id, backend.name, exc)
                 continue
             if when is not None:
                 out[(job.id, backend.name)] = when
     return out
-
-
-_ESTIMATOR_TYPES: dict[type, bool] = {}
-
-
-def _estimator(backend: object) -> StartEstimator | None:
-    """``backend`` when ``isinstance(backend, StartEstimator)``, answered once per backend class: a runtime
-    Protocol check inspects the class's attributes on every call, and this one runs every cycle."""
-    kind = type(backend)
-    found = _ESTIMATOR_TYPES.get(kind)
-    if found is None:
-        found = _ESTIMATOR_TYPES[kind] = isinstance(backend, StartEstimator)
-    return cast(StartEstimator, backend) if found else None
 
 
 def place_accepted(cycle: Cycle) -> None:
