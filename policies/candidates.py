@@ -8,7 +8,7 @@ memoizes what several plugins read (the gang fit, the expected start) for the on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from dualtrack.broker.domain import ClusterSnapshot, Job, PoolCapacity
 from dualtrack.policies.capacity import GangFit, GangRequest, SnapshotIndex
@@ -98,18 +98,16 @@ def candidates_for(job: Job, session: Session) -> list[Candidate]:
     """Every candidate for ``job`` in this cycle, in backend then pool name order."""
     request = GangRequest.of(job)
     tenant = job.tenant
-    memo = session.memo
     out: list[Candidate] = []
     for name, info, snapshot in _backends(session):
         if not snapshot.healthy:
             out.append(Candidate(job, session, info, snapshot, None, None, request))
             continue
         index = session.index(name)
-        key = ("candidate_pools", tenant, name)
-        pools = cast("list[str] | None", memo.get(key))
+        pools = session.candidate_pools.get((tenant, name))
         if pools is None:
             pools = candidate_pools(tenant, snapshot, session.config.tenant(tenant).pools.get(name))
-            memo[key] = pools
+            session.candidate_pools[(tenant, name)] = pools
         if not pools:
             out.append(Candidate(job, session, info, snapshot, None, index, request))
         for pool in pools:
@@ -120,9 +118,7 @@ def candidates_for(job: Job, session: Session) -> list[Candidate]:
 def _backends(session: Session) -> list[tuple[str, BackendInfo, ClusterSnapshot]]:
     """(name, info, snapshot) of every backend the context knows, by name; a backend without a snapshot this
     cycle gets a down one. The same for every job of a session: built once per session."""
-    key = ("candidate_backends",)
-    found = cast("list[tuple[str, BackendInfo, ClusterSnapshot]] | None", session.memo.get(key))
-    if found is None:
+    if session.candidate_backends is None:
         ctx = session.ctx
         found = []
         for name in sorted(set(ctx.backends) | set(ctx.snapshots)):
@@ -131,8 +127,8 @@ def _backends(session: Session) -> list[tuple[str, BackendInfo, ClusterSnapshot]
             if snapshot is None:
                 snapshot = ClusterSnapshot.down(name, info.kind, ctx.now, "no snapshot this cycle")
             found.append((name, info, snapshot))
-        session.memo[key] = found
-    return found
+        session.candidate_backends = found
+    return session.candidate_backends
 
 
 def candidate_pools(tenant: str, snapshot: ClusterSnapshot, configured: str | None) -> list[str]:

@@ -54,7 +54,7 @@ class IndexCache:
         entries.append((snapshot, index))
         kept = entries[-self.per_backend:]
         for _, retired in entries[: -self.per_backend]:
-            if all(retired is not index for _, index in kept):  # two snapshots may share one index
+            if all(retired is not held for _, held in kept):  # two snapshots may share one index
                 retired.release()  # freed by reference counting, not left to the cyclic collector
         del entries[: -self.per_backend]
         return index

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dualtrack.broker.domain import Job
+from dualtrack.broker.domain import ClusterSnapshot, Job
 from dualtrack.policies.capacity import GangFit, SnapshotIndex
 from dualtrack.policies.config import PolicyConfig
-from dualtrack.policies.context import PlacementContext
+from dualtrack.policies.context import BackendInfo, PlacementContext
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,10 @@ class Session:
         self._pool_gpus: dict[tuple[str, str], int] = {}
         self._assumed: list[Assumption] = []
         self._total_gpus: int | None = None
-        # what stays the same for every job of this call (the candidate backends, a tenant's pools): computed
-        # once per call by whoever asks (policies/candidates.py); keys are tuples led by the asker's name
-        self.memo: dict[tuple[object, ...], object] = {}
+        # the same for every job of this call, built at first use by policies/candidates.py: every backend as
+        # (name, info, snapshot), and the pools a tenant may use on a backend, by (tenant, backend)
+        self.candidate_backends: list[tuple[str, BackendInfo, ClusterSnapshot]] | None = None
+        self.candidate_pools: dict[tuple[str, str], list[str]] = {}
 
     @property
     def total_gpus(self) -> int:
