@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 PENDING, RUNNING, COMPLETED, TIMEOUT, CANCELLED = "PENDING", "RUNNING", "COMPLETED", "TIMEOUT", "CANCELLED"
 FINISHED = frozenset({COMPLETED, TIMEOUT, CANCELLED})
 _FOREVER = float("inf")
+Shape = tuple[str | None, str | None, int, int, int]  # see SlurmJob.shape
 _TOUCHED_LOG_MAX = 100_000  # node names logged for the cached splits before the log starts over
 
 
@@ -91,6 +92,12 @@ class SlurmJob:
         return self.nodes * self.gpus_per_node
 
     @property
+    def shape(self) -> Shape:
+        """What decides which nodes could hold one worker: partition, GPU type and the per-node request (the key
+        of the model's caches of able nodes and their splits)."""
+        return (self.partition, self.gpu_type, self.gpus_per_node, self.cpus_per_node, self.memory_mib_per_node)
+
+    @property
     def limit_end(self) -> float:
         """When the scheduler expects the job to end: start + time limit."""
         return (self.start_time or 0.0) + self.time_limit
@@ -102,10 +109,10 @@ class _Split:
     usage changed (``catch_up``), so a pass over every able node happens once per shape, not once per call.
     ``ordered`` gives every node's lower bound of its earliest start."""
 
-    __slots__ = ("_busy_bounds", "_ordered", "able", "busy", "position", "room", "seen", "shape")
+    __slots__ = ("_busy_bounds", "_ordered", "able", "busy", "per_node", "position", "room", "seen")
 
-    def __init__(self, able: list[SlurmNode], shape: tuple[int, int, int], seen: int):
-        self.able, self.shape, self.seen = able, shape, seen
+    def __init__(self, able: list[SlurmNode], per_node: tuple[int, int, int], seen: int):
+        self.able, self.per_node, self.seen = able, per_node, seen  # per_node: a worker's GPUs, CPUs, MiB
         self.position = {n.name: i for i, n in enumerate(able)}
         self.room: list[int] = []
         self.busy: list[int] = []
@@ -115,7 +122,7 @@ class _Split:
         self._ordered: tuple[float, list[tuple[float, int, int]]] | None = None  # (now, bounds)
 
     def _has_room(self, n: SlurmNode) -> bool:
-        gpus, cpus, memory = self.shape
+        gpus, cpus, memory = self.per_node
         return (n.gpus - n.used_gpus >= gpus and n.cpus - n.used_cpus >= cpus
                 and n.memory_mib - n.used_memory_mib >= memory)
 
@@ -189,12 +196,12 @@ class SlurmModel:
         self._first_ends: dict[str, float] = {}  # node -> _first_end, dropped when its jobs change
         self._reserved: set[str] = set()  # nodes holding a reservation of the current pass
         self._eligible_cache: dict[tuple[str | None, str | None], list[SlurmNode]] = {}
-        self._able_cache: dict[tuple[str | None, str | None, int, int, int], list[SlurmNode]] = {}
+        self._able_cache: dict[Shape, list[SlurmNode]] = {}
         # nodes whose usage changed (a start or an end), in order: what the cached splits catch up on
         self._touched: list[str] = []
         self._free_gpus = sum(n.free_gpus for n in self.nodes.values())  # kept by _start and _release
         self._gpus_total = sum(n.gpus for n in self.nodes.values())  # the node set never changes
-        self._splits: dict[tuple[str | None, str | None, int, int, int], _Split] = {}
+        self._splits: dict[Shape, _Split] = {}
         self.version = 0  # grows whenever anything a snapshot shows changes
 
     # -- membership ------------------------------------------------------------------------------
@@ -370,7 +377,7 @@ class SlurmModel:
 
     def _able(self, job: SlurmJob) -> list[SlurmNode]:
         """The eligible nodes big enough for one worker of ``job`` (node sizes never change: cached per shape)."""
-        key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+        key = job.shape
         found = self._able_cache.get(key)
         if found is None:
             found = self._able_cache[key] = [
@@ -434,11 +441,11 @@ class SlurmModel:
     def _split(self, job: SlurmJob) -> _Split:
         """The able nodes of ``job``'s shape split by room for one worker, shared by every job of that shape
         and kept current as node usage changes (reservations change no usage)."""
-        key = (job.partition, job.gpu_type, job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+        key = job.shape
         found = self._splits.get(key)
         if found is None:
-            shape = (job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
-            found = self._splits[key] = _Split(self._able(job), shape, len(self._touched))
+            per_node = (job.gpus_per_node, job.cpus_per_node, job.memory_mib_per_node)
+            found = self._splits[key] = _Split(self._able(job), per_node, len(self._touched))
         elif found.seen < len(self._touched):
             found.catch_up(self._touched)
         return found
