@@ -167,6 +167,9 @@ start_slurmrestd() {
   if running_pid slurmrestd >/dev/null; then say "slurmrestd already running"; return; fi
   (
     export SLURM_JWT=daemon
+    # in the state folder, as slurmctld and slurmd chdir themselves: slurmrestd does not, and inheriting the
+    # caller's folder (a checkout that may be deleted while the cluster runs) made every submit fail getcwd
+    cd "$DIR/log"
     exec setsid slurmrestd -f "$SLURM_CONF" -u "$REST_USER" -g "$REST_USER" -a rest_auth/jwt \
       -s openapi/v0.0.38,openapi/dbv0.0.38 "127.0.0.1:$REST_PORT" < /dev/null >> "$DIR/log/slurmrestd.log" 2>&1
   ) &

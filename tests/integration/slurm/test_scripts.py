@@ -38,3 +38,13 @@ def test_env_file_names_every_variable_the_adapters_use(slurm_env: dict[str, str
 def test_stop_refuses_unknown_components() -> None:
     refused = run("stop.sh", "everything")
     assert refused.returncode == 2 and "unknown component" in refused.stderr
+
+
+def test_every_slurm_daemon_works_in_the_state_folder(slurm_env: dict[str, str]) -> None:
+    """No daemon keeps the folder start.sh was run from as its working folder: a checkout deleted while the
+    cluster runs made slurmrestd fail every job submission (``getcwd failed``)."""
+    pid_files = sorted((STATE_DIR / "run").glob("slurm*.pid"))
+    assert {p.stem for p in pid_files} >= {"slurmctld", "slurmdbd", "slurmrestd", "slurmd-n1"}
+    for pid_file in pid_files:
+        cwd = os.readlink(f"/proc/{pid_file.read_text().split()[0]}/cwd")
+        assert cwd.startswith(str(STATE_DIR)), (pid_file.stem, cwd)
